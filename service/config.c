@@ -1,0 +1,198 @@
+/*
+ * config.c — the environment, read once at start-up.
+ *
+ * Every setting is checked here, so that a wrong one stops the process with one line that
+ * names it instead of failing later under load.
+ */
+#include "acredita.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <orcania.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yder.h>
+
+struct config g_config;
+
+static int fail(const char *name, const char *why) {
+  fprintf(stderr, "acredita: %s: %s\n", name, why);
+  return A_ERR;
+}
+
+/* Parses an integer setting in [min, max]; unset gives def. */
+static int env_int(const char *name, int def, int min, int max, int *out) {
+  const char *v = getenv(name);
+  if (v == NULL || *v == '\0') {
+    *out = def;
+    return A_OK;
+  }
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (errno != 0 || *end != '\0' || n < min || n > max) {
+    char why[96];
+    snprintf(why, sizeof why, "must be a whole number from %d to %d", min, max);
+    return fail(name, why);
+  }
+  *out = (int)n;
+  return A_OK;
+}
+
+/* Reads a whole file into a malloc'd NUL-terminated string; NULL on failure. */
+static char *read_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return NULL;
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  char chunk[4096];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    if (len + n + 1 > cap) {
+      cap = (len + n + 1) * 2;
+      char *grown = realloc(buf, cap);
+      if (grown == NULL) {
+        free(buf);
+        fclose(f);
+        return NULL;
+      }
+      buf = grown;
+    }
+    memcpy(buf + len, chunk, n);
+    len += n;
+  }
+  fclose(f);
+  if (buf == NULL)
+    buf = o_strdup("");
+  else
+    buf[len] = '\0';
+  return buf;
+}
+
+static int load_log_settings(void) {
+  const char *lvl = getenv("LOG_LEVEL");
+  if (lvl == NULL || *lvl == '\0' || strcmp(lvl, "info") == 0)
+    g_config.log_level = Y_LOG_LEVEL_INFO;
+  else if (strcmp(lvl, "debug") == 0)
+    g_config.log_level = Y_LOG_LEVEL_DEBUG;
+  else if (strcmp(lvl, "warning") == 0)
+    g_config.log_level = Y_LOG_LEVEL_WARNING;
+  else if (strcmp(lvl, "error") == 0)
+    g_config.log_level = Y_LOG_LEVEL_ERROR;
+  else
+    return fail("LOG_LEVEL", "must be one of error, warning, info, debug");
+
+  const char *fmt = getenv("LOG_FORMAT");
+  if (fmt == NULL || *fmt == '\0' || strcmp(fmt, "text") == 0)
+    g_config.log_format = LOG_FORMAT_TEXT;
+  else if (strcmp(fmt, "json") == 0)
+    g_config.log_format = LOG_FORMAT_JSON;
+  else
+    return fail("LOG_FORMAT", "must be text or json");
+  return A_OK;
+}
+
+static int load_jwt_settings(bool need_keys) {
+  const char *secret = getenv("JWT_SECRET");
+  const char *priv = getenv("JWT_PRIVATE_KEY_FILE");
+  const char *pub = getenv("JWT_PUBLIC_KEY_FILE");
+  bool has_secret = secret != NULL && *secret != '\0';
+  bool has_priv = priv != NULL && *priv != '\0';
+  bool has_pub = pub != NULL && *pub != '\0';
+
+  if (has_secret && (has_priv || has_pub))
+    return fail("JWT_SECRET", "set either JWT_SECRET or the key files, not both");
+  if (has_priv != has_pub)
+    return fail(has_priv ? "JWT_PUBLIC_KEY_FILE" : "JWT_PRIVATE_KEY_FILE",
+                "both JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE are needed");
+  if (has_secret) {
+    if (strlen(secret) < 32)
+      return fail("JWT_SECRET", "must be at least 32 bytes");
+    g_config.jwt_secret = o_strdup(secret);
+    g_config.jwt_secret_len = strlen(secret);
+  } else if (has_priv) {
+    g_config.jwt_private_key = read_file(priv);
+    if (g_config.jwt_private_key == NULL)
+      return fail("JWT_PRIVATE_KEY_FILE", "cannot be read");
+    g_config.jwt_public_key = read_file(pub);
+    if (g_config.jwt_public_key == NULL)
+      return fail("JWT_PUBLIC_KEY_FILE", "cannot be read");
+  } else if (need_keys) {
+    return fail("JWT_SECRET", "is not set (or set JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE)");
+  }
+
+  const char *iss = getenv("JWT_ISSUER");
+  const char *aud = getenv("JWT_AUDIENCE");
+  g_config.jwt_issuer = o_strdup(iss != NULL && *iss != '\0' ? iss : "acredita");
+  g_config.jwt_audience = o_strdup(aud != NULL && *aud != '\0' ? aud : "acredita-api");
+  return A_OK;
+}
+
+/* CORS_ALLOWED_ORIGINS: a comma-separated list of origins (scheme://host[:port]) or "*". */
+static int load_cors_settings(void) {
+  const char *v = getenv("CORS_ALLOWED_ORIGINS");
+  g_config.cors_origins = NULL;
+  if (v == NULL || *v == '\0') {
+    g_config.cors_origins = calloc(1, sizeof(char *));
+    return g_config.cors_origins ? A_OK : A_ERR;
+  }
+  char **parts = NULL;
+  size_t n = split_string(v, ",", &parts);
+  g_config.cors_origins = calloc(n + 1, sizeof(char *));
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    char *o = o_strdup(parts[i]);
+    const char *t = trimwhitespace(o);
+    if (*t == '\0') {
+      o_free(o);
+      continue;
+    }
+    if (strcmp(t, "*") != 0 && strncmp(t, "http://", 7) != 0 && strncmp(t, "https://", 8) != 0) {
+      o_free(o);
+      free_string_array(parts);
+      return fail("CORS_ALLOWED_ORIGINS", "each origin must start with http:// or https://");
+    }
+    g_config.cors_origins[k++] = o_strdup(t);
+    o_free(o);
+  }
+  free_string_array(parts);
+  return A_OK;
+}
+
+int config_load(bool need_db, bool need_keys) {
+  memset(&g_config, 0, sizeof g_config);
+  if (load_log_settings() != A_OK)
+    return A_ERR;
+  const char *url = getenv("DATABASE_URL");
+  if (url != NULL && *url != '\0')
+    g_config.database_url = o_strdup(url);
+  else if (need_db)
+    return fail("DATABASE_URL", "is not set (a libpq connection string or URI)");
+
+  if (env_int("PORT", 8080, 0, 65535, &g_config.port) != A_OK ||
+      env_int("DB_POOL_SIZE", 8, 1, 256, &g_config.db_pool_size) != A_OK)
+    return A_ERR;
+  const char *bind = getenv("BIND_ADDRESS");
+  g_config.bind_address = o_strdup(bind != NULL && *bind != '\0' ? bind : "127.0.0.1");
+  if (load_jwt_settings(need_keys) != A_OK || load_cors_settings() != A_OK)
+    return A_ERR;
+  return A_OK;
+}
+
+void config_free(void) {
+  o_free(g_config.database_url);
+  o_free(g_config.bind_address);
+  o_free(g_config.jwt_secret);
+  free(g_config.jwt_private_key);
+  free(g_config.jwt_public_key);
+  o_free(g_config.jwt_issuer);
+  o_free(g_config.jwt_audience);
+  if (g_config.cors_origins != NULL) {
+    for (char **o = g_config.cors_origins; *o != NULL; o++)
+      o_free(*o);
+    free(g_config.cors_origins);
+  }
+  memset(&g_config, 0, sizeof g_config);
+}

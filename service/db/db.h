@@ -1,0 +1,103 @@
+/*
+ * db.h — PostgreSQL: a bounded pool of connections, prepared statements, transactions,
+ * migrations and the demo data. Nothing here knows about HTTP.
+ */
+#ifndef ACREDITA_DB_H
+#define ACREDITA_DB_H
+
+#include "acredita.h"
+
+#include <libpq-fe.h>
+#include <stdatomic.h>
+
+#define DB_MAX_STMTS 512
+
+/*
+ * A named SQL statement. It is prepared on a connection the first time that connection runs
+ * it, and again after the connection is reset, so modules only declare them:
+ *   static struct db_stmt USER_BY_ID = {"user_by_id", "SELECT …"};
+ * The id is assigned on first use; statements must therefore be static, not const.
+ */
+struct db_stmt {
+  const char *name;
+  const char *sql;
+  atomic_int id; /* 0 until first use */
+};
+
+/* What went wrong with the last statement, in terms the callers act on. */
+enum db_status {
+  DB_OK = 0,
+  DB_UNAVAILABLE,    /* no connection, lost connection, pool exhausted, statement timeout */
+  DB_UNIQUE,         /* 23505 */
+  DB_FOREIGN_KEY,    /* 23503 */
+  DB_CHECK,          /* 23514, 23502, 23P01 */
+  DB_INVALID_INPUT,  /* class 22: a value PostgreSQL cannot take */
+  DB_SERIALIZATION,  /* 40001, 40P01 */
+  DB_LOCK_NOT_AVAILABLE, /* 55P03 */
+  DB_RAISED,         /* P0001: a rule raised by our own SQL (RAISE EXCEPTION) */
+  DB_ERROR,          /* anything else: a bug */
+};
+
+struct db_conn {
+  PGconn *pg;
+  int tx_depth; /* 1 inside BEGIN … COMMIT */
+  enum db_status status;
+  char sqlstate[6];
+  char constraint[64];
+  char message[512]; /* PostgreSQL's primary message: for logs and P0001 rules only */
+  char hint[256];
+  bool prepared[DB_MAX_STMTS];
+};
+
+/* Sizes the pool; connections are opened on first use, so the service starts (and answers
+ * /healthz) while the database is down. */
+int db_pool_init(const char *url, int size);
+void db_pool_close(void);
+
+/* Takes a connection, waiting up to wait_ms for one to be free. Returns NULL when none came
+ * free in time or the database cannot be reached. The connection is the caller's until
+ * db_release(). */
+struct db_conn *db_acquire(int wait_ms);
+/* Gives a connection back; one left inside a transaction is rolled back first. */
+void db_release(struct db_conn *c);
+/* Connections in the pool, in use, and callers waiting for one. */
+void db_pool_stats(int *size, int *in_use, int *waiting);
+
+/*
+ * Runs a statement with text parameters (NULL entries are SQL NULLs). Returns the result,
+ * which the caller frees with PQclear(), or NULL with c->status set. A connection found
+ * broken is reset and, when no transaction is open, the statement is retried once.
+ */
+PGresult *db_exec(struct db_conn *c, struct db_stmt *s, int nparams, const char *const *params);
+/* Runs one command without parameters (BEGIN, COMMIT, …). A_OK or A_ERR with c->status. */
+int db_command(struct db_conn *c, const char *sql);
+int db_begin(struct db_conn *c);
+int db_commit(struct db_conn *c);
+int db_rollback(struct db_conn *c);
+
+/* A standalone connection with the service's session settings (for migrate, seed, tests).
+ * NULL with a message on stderr when it cannot connect. Close with PQfinish(). */
+PGconn *db_connect(const char *url);
+
+/* Migrations embedded in the binary at build time (db/migrations/NNNN_name.sql). */
+int db_migrate(PGconn *pg);          /* applies the pending ones; A_OK or A_ERR */
+int db_known_schema_version(void);    /* the highest version this binary carries */
+/* The version recorded in the database: 0 when none, -1 when it cannot be read. */
+int db_schema_version(PGconn *pg);
+/* The same, over a pool connection (for /readyz). */
+int db_conn_schema_version(struct db_conn *c);
+/* Loads the demo dataset (the files under db/demo) in one transaction; safe to run twice. */
+int db_seed_demo(PGconn *pg, const char *password_hash, const char *secret_hash);
+
+/* Files embedded at build time: migrations, demo data, the OpenAPI document. */
+struct embedded_file {
+  const char *name; /* path relative to the repository, e.g. "db/migrations/0001_core.sql" */
+  const unsigned char *data;
+  size_t len;
+};
+extern const struct embedded_file EMBEDDED_FILES[];
+extern const size_t EMBEDDED_FILES_COUNT;
+/* The embedded file named name, or NULL. */
+const struct embedded_file *embedded_file(const char *name);
+
+#endif

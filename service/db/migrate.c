@@ -1,0 +1,196 @@
+/*
+ * migrate.c — schema migrations and the demo data, both embedded in the binary.
+ *
+ * Each db/migrations/NNNN_name.sql runs once, in its own transaction, and is recorded in
+ * schema_migrations. An advisory lock serialises concurrent migrators (two instances
+ * starting at once). A database whose schema is newer than this binary knows is refused:
+ * an old binary must not write into a schema it does not understand.
+ */
+#include "db/db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yder.h>
+
+#define MIGRATION_PREFIX "db/migrations/"
+#define DEMO_PREFIX "db/demo/"
+/* An arbitrary constant shared by every migrator: pg_advisory_xact_lock's key. */
+#define MIGRATION_LOCK_KEY "7264503"
+
+const struct embedded_file *embedded_file(const char *name) {
+  for (size_t i = 0; i < EMBEDDED_FILES_COUNT; i++)
+    if (strcmp(EMBEDDED_FILES[i].name, name) == 0)
+      return &EMBEDDED_FILES[i];
+  return NULL;
+}
+
+/* The version number of a migration file name ("db/migrations/0003_x.sql" → 3), or -1. */
+static int migration_version(const char *name) {
+  if (strncmp(name, MIGRATION_PREFIX, strlen(MIGRATION_PREFIX)) != 0)
+    return -1;
+  const char *base = name + strlen(MIGRATION_PREFIX);
+  char *end;
+  long v = strtol(base, &end, 10);
+  if (end == base || *end != '_' || v <= 0)
+    return -1;
+  return (int)v;
+}
+
+int db_known_schema_version(void) {
+  int max = 0;
+  for (size_t i = 0; i < EMBEDDED_FILES_COUNT; i++) {
+    int v = migration_version(EMBEDDED_FILES[i].name);
+    if (v > max)
+      max = v;
+  }
+  return max;
+}
+
+static bool exec_ok(PGconn *pg, const char *sql, const char *what) {
+  PGresult *res = PQexec(pg, sql);
+  ExecStatusType st = PQresultStatus(res);
+  bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+  if (!ok)
+    fprintf(stderr, "acredita: %s: %s", what, PQresultErrorMessage(res));
+  PQclear(res);
+  return ok;
+}
+
+int db_schema_version(PGconn *pg) {
+  PGresult *res = PQexec(pg, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+  int v = -1;
+  if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+    v = atoi(PQgetvalue(res, 0, 0));
+  else if (PQresultStatus(res) == PGRES_FATAL_ERROR &&
+           strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "42P01") == 0)
+    v = 0; /* no table yet: nothing applied */
+  PQclear(res);
+  return v;
+}
+
+int db_conn_schema_version(struct db_conn *c) {
+  static struct db_stmt SCHEMA_VERSION = {
+      "schema_version", "SELECT coalesce(max(version), 0) FROM schema_migrations", 0};
+  PGresult *res = db_exec(c, &SCHEMA_VERSION, 0, NULL);
+  if (res == NULL)
+    return -1;
+  int v = atoi(PQgetvalue(res, 0, 0));
+  PQclear(res);
+  return v;
+}
+
+/* Applies one migration in its own transaction unless it is recorded already. */
+static int apply_one(PGconn *pg, const struct embedded_file *f, int version) {
+  if (!exec_ok(pg, "BEGIN", f->name) ||
+      !exec_ok(pg, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK_KEY ")", f->name))
+    goto fail;
+
+  char vbuf[16];
+  snprintf(vbuf, sizeof vbuf, "%d", version);
+  const char *params[] = {vbuf, f->name};
+  PGresult *res = PQexecParams(pg, "SELECT 1 FROM schema_migrations WHERE version = $1::int", 1,
+                               NULL, params, NULL, NULL, 0);
+  bool applied = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0;
+  PQclear(res);
+  if (applied)
+    return exec_ok(pg, "COMMIT", f->name) ? A_OK : A_ERR;
+
+  char *sql = malloc(f->len + 1);
+  if (sql == NULL)
+    goto fail;
+  memcpy(sql, f->data, f->len);
+  sql[f->len] = '\0';
+  bool ok = exec_ok(pg, sql, f->name);
+  free(sql);
+  if (!ok)
+    goto fail;
+  res = PQexecParams(pg, "INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2)", 2,
+                     NULL, params, NULL, NULL, 0);
+  ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+  if (!ok)
+    fprintf(stderr, "acredita: %s: %s", f->name, PQresultErrorMessage(res));
+  PQclear(res);
+  if (!ok || !exec_ok(pg, "COMMIT", f->name))
+    goto fail;
+  printf("applied %s\n", f->name);
+  return A_OK;
+fail:
+  PQclear(PQexec(pg, "ROLLBACK"));
+  return A_ERR;
+}
+
+static int by_name(const void *a, const void *b) {
+  const struct embedded_file *const *x = a, *const *y = b;
+  return strcmp((*x)->name, (*y)->name);
+}
+
+int db_migrate(PGconn *pg) {
+  if (!exec_ok(pg,
+               "CREATE TABLE IF NOT EXISTS schema_migrations ("
+               " version integer PRIMARY KEY, name text NOT NULL,"
+               " applied_at timestamptz NOT NULL DEFAULT now())",
+               "schema_migrations"))
+    return A_ERR;
+  int current = db_schema_version(pg);
+  if (current > db_known_schema_version()) {
+    fprintf(stderr,
+            "acredita: database schema version %d is newer than this binary knows (%d)\n",
+            current, db_known_schema_version());
+    return A_ERR;
+  }
+
+  const struct embedded_file **files = calloc(EMBEDDED_FILES_COUNT, sizeof *files);
+  size_t n = 0;
+  for (size_t i = 0; i < EMBEDDED_FILES_COUNT; i++)
+    if (migration_version(EMBEDDED_FILES[i].name) > 0)
+      files[n++] = &EMBEDDED_FILES[i];
+  qsort(files, n, sizeof *files, by_name);
+  int rc = A_OK;
+  for (size_t i = 0; i < n && rc == A_OK; i++)
+    rc = apply_one(pg, files[i], migration_version(files[i]->name));
+  free(files);
+  return rc;
+}
+
+int db_seed_demo(PGconn *pg, const char *password_hash, const char *secret_hash) {
+  const struct embedded_file **files = calloc(EMBEDDED_FILES_COUNT, sizeof *files);
+  size_t n = 0;
+  for (size_t i = 0; i < EMBEDDED_FILES_COUNT; i++)
+    if (strncmp(EMBEDDED_FILES[i].name, DEMO_PREFIX, strlen(DEMO_PREFIX)) == 0)
+      files[n++] = &EMBEDDED_FILES[i];
+  qsort(files, n, sizeof *files, by_name);
+
+  int rc = A_ERR;
+  if (!exec_ok(pg, "BEGIN", "seed-demo"))
+    goto out;
+  /* The demo SQL reads the hashes from these settings: yescrypt is computed here, in C. */
+  const char *params[] = {password_hash, secret_hash};
+  PGresult *res = PQexecParams(pg,
+                               "SELECT set_config('acredita.demo_password_hash', $1, true),"
+                               " set_config('acredita.demo_secret_hash', $2, true)",
+                               2, NULL, params, NULL, NULL, 0);
+  bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+  PQclear(res);
+  if (!ok)
+    goto rollback;
+  for (size_t i = 0; i < n; i++) {
+    char *sql = malloc(files[i]->len + 1);
+    if (sql == NULL)
+      goto rollback;
+    memcpy(sql, files[i]->data, files[i]->len);
+    sql[files[i]->len] = '\0';
+    ok = exec_ok(pg, sql, files[i]->name);
+    free(sql);
+    if (!ok)
+      goto rollback;
+  }
+  if (exec_ok(pg, "COMMIT", "seed-demo"))
+    rc = A_OK;
+  goto out;
+rollback:
+  PQclear(PQexec(pg, "ROLLBACK"));
+out:
+  free(files);
+  return rc;
+}

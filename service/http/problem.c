@@ -1,0 +1,221 @@
+/*
+ * problem.c — every error answer, in one place (RFC 9457 problem details).
+ *
+ * A problem kind maps to one status, one stable type URI and a title in English and Spanish;
+ * a field error code maps to a message in both languages. Codes and types never change with
+ * the language; only the human texts do.
+ */
+#include "http/http.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <yder.h>
+
+#define PROBLEM_BASE "https://acredita.dev/problems/"
+
+struct problem_info {
+  long status;
+  const char *slug;
+  const char *title_en;
+  const char *title_es;
+  const char *oauth_error; /* the OAuth 2 "error" member, for the token endpoint */
+};
+
+static const struct problem_info PROBLEMS[P__COUNT] = {
+    [P_NONE] = {200, "none", "OK", "OK", NULL},
+    [P_BAD_REQUEST] = {400, "bad-request", "Malformed request", "Solicitud mal formada", NULL},
+    [P_INVALID_QUERY] = {400, "invalid-query", "Invalid query parameters",
+                         "Parámetros de consulta inválidos", NULL},
+    [P_VALIDATION] = {422, "validation", "The request has invalid fields",
+                      "La solicitud tiene campos inválidos", NULL},
+    [P_UNAUTHORIZED] = {401, "unauthorized", "Authentication required",
+                        "Se requiere autenticación", NULL},
+    [P_INVALID_TOKEN] = {401, "invalid-token", "Invalid token", "Token inválido", NULL},
+    [P_FORBIDDEN] = {403, "forbidden", "Not allowed for this role",
+                     "No permitido para este rol", NULL},
+    [P_NOT_FOUND] = {404, "not-found", "Not found", "No encontrado", NULL},
+    [P_METHOD_NOT_ALLOWED] = {405, "method-not-allowed", "Method not allowed",
+                              "Método no permitido", NULL},
+    [P_NOT_ACCEPTABLE] = {406, "not-acceptable", "Not acceptable", "No aceptable", NULL},
+    [P_CONFLICT] = {409, "conflict", "Conflict with the current state",
+                    "Conflicto con el estado actual", NULL},
+    [P_IDEMPOTENCY_IN_PROGRESS] = {409, "idempotency-in-progress",
+                                   "A request with this Idempotency-Key is still running",
+                                   "Una solicitud con esta Idempotency-Key sigue en curso", NULL},
+    [P_GONE] = {410, "gone", "Gone", "Ya no está disponible", NULL},
+    [P_PRECONDITION_FAILED] = {412, "precondition-failed", "The resource has changed",
+                               "El recurso ha cambiado", NULL},
+    [P_PAYLOAD_TOO_LARGE] = {413, "payload-too-large", "Request body too large",
+                             "Cuerpo de la solicitud demasiado grande", NULL},
+    [P_UNSUPPORTED_MEDIA] = {415, "unsupported-media-type", "Unsupported content type",
+                             "Tipo de contenido no admitido", NULL},
+    [P_IDEMPOTENCY_MISMATCH] = {422, "idempotency-mismatch",
+                                "Idempotency-Key reused with a different request",
+                                "Idempotency-Key reutilizada con otra solicitud", NULL},
+    [P_RULE] = {422, "rule-violation", "The request breaks a rule",
+                "La solicitud infringe una regla", NULL},
+    [P_TOO_MANY_REQUESTS] = {429, "too-many-requests", "Too many requests",
+                             "Demasiadas solicitudes", NULL},
+    [P_INTERNAL] = {500, "internal", "Internal error", "Error interno", NULL},
+    [P_UNAVAILABLE] = {503, "unavailable", "Service unavailable", "Servicio no disponible", NULL},
+    [P_OAUTH_INVALID_GRANT] = {400, "invalid-grant", "Invalid credentials",
+                               "Credenciales inválidas", "invalid_grant"},
+    [P_OAUTH_INVALID_CLIENT] = {401, "invalid-client", "Invalid client credentials",
+                                "Credenciales de cliente inválidas", "invalid_client"},
+    [P_OAUTH_UNSUPPORTED_GRANT] = {400, "unsupported-grant-type", "Unsupported grant type",
+                                   "Tipo de concesión no admitido", "unsupported_grant_type"},
+    [P_OAUTH_INVALID_REQUEST] = {400, "invalid-request", "Invalid token request",
+                                 "Solicitud de token inválida", "invalid_request"},
+};
+
+/* Field error codes and their messages; %s is the argument (values, a limit). */
+struct code_message {
+  const char *code;
+  const char *en;
+  const char *es;
+};
+
+static const struct code_message FIELD_MESSAGES[] = {
+    {"required", "is required", "es obligatorio"},
+    {"unknown_field", "is not a field of this resource", "no es un campo de este recurso"},
+    {"unknown_parameter", "is not a parameter of this endpoint",
+     "no es un parámetro de este recurso"},
+    {"invalid_type", "must be %s", "debe ser %s"},
+    {"invalid_enum", "must be one of: %s", "debe ser uno de: %s"},
+    {"too_short", "must have at least %s characters", "debe tener al menos %s caracteres"},
+    {"too_long", "must have at most %s characters", "debe tener como máximo %s caracteres"},
+    {"out_of_range", "must be within %s", "debe estar dentro de %s"},
+    {"invalid_format", "must be %s", "debe ser %s"},
+    {"not_null", "cannot be null", "no puede ser nulo"},
+    {"empty", "must change at least one field", "debe cambiar al menos un campo"},
+    {"repeated", "may be given only once", "solo puede indicarse una vez"},
+    {"invalid_cursor", "does not belong to this list, its filters or its sort, or is damaged",
+     "no corresponde a esta lista, sus filtros o su orden, o está dañado"},
+    {"taken", "is already in use", "ya está en uso"},
+    {"not_found", "does not exist", "no existe"},
+    {"invalid", "is not valid: %s", "no es válido: %s"},
+    {"not_allowed", "may not be set by this role", "no puede ser modificado por este rol"},
+};
+
+long problem_status(enum problem kind) { return PROBLEMS[kind].status; }
+
+static const char *pick(const struct req *r, const char *en, const char *es) {
+  return r->lang == LANG_ES ? es : en;
+}
+
+enum problem req_fail(struct req *r, enum problem kind, const char *en, const char *es, ...) {
+  r->problem = kind;
+  const char *fmt = pick(r, en, es);
+  if (fmt != NULL) {
+    va_list ap;
+    va_start(ap, es);
+    vsnprintf(r->detail, sizeof r->detail, fmt, ap);
+    va_end(ap);
+  }
+  return kind;
+}
+
+void req_field_error(struct req *r, const char *pointer, const char *code, const char *arg) {
+  const char *fmt = code;
+  for (size_t i = 0; i < sizeof FIELD_MESSAGES / sizeof *FIELD_MESSAGES; i++)
+    if (strcmp(FIELD_MESSAGES[i].code, code) == 0)
+      fmt = pick(r, FIELD_MESSAGES[i].en, FIELD_MESSAGES[i].es);
+  /* Every catalogue message has at most one %s: the argument goes there. */
+  char msg[512];
+  const char *hole = strstr(fmt, "%s");
+  if (hole != NULL)
+    snprintf(msg, sizeof msg, "%.*s%s%s", (int)(hole - fmt), fmt, arg ? arg : "", hole + 2);
+  else
+    snprintf(msg, sizeof msg, "%s", fmt);
+  if (r->errors == NULL)
+    r->errors = json_array();
+  json_array_append_new(r->errors,
+                        json_pack("{s:s,s:s,s:s}", "field", pointer, "code", code, "message", msg));
+}
+
+enum problem problem_from_db(struct req *r, const struct db_conn *c) {
+  switch (c->status) {
+  case DB_OK:
+    return P_NONE;
+  case DB_UNAVAILABLE:
+  case DB_LOCK_NOT_AVAILABLE:
+    return req_fail(r, P_UNAVAILABLE, "The database is unavailable; retry shortly.",
+                    "La base de datos no está disponible; reintente en breve.");
+  case DB_UNIQUE:
+    return req_fail(r, P_CONFLICT, "A record with the same unique value exists (%s).",
+                    "Ya existe un registro con el mismo valor único (%s).", c->constraint);
+  case DB_FOREIGN_KEY:
+    return req_fail(r, P_RULE, "A referenced record does not exist (%s).",
+                    "Un registro referido no existe (%s).", c->constraint);
+  case DB_CHECK:
+    return req_fail(r, P_RULE, "A rule of the data was broken (%s).",
+                    "Se infringió una regla de los datos (%s).", c->constraint);
+  case DB_INVALID_INPUT:
+    return req_fail(r, P_BAD_REQUEST, "A value could not be read: %s.",
+                    "Un valor no pudo leerse: %s.", c->message);
+  case DB_SERIALIZATION:
+    return req_fail(r, P_CONFLICT, "A concurrent change conflicted; retry.",
+                    "Un cambio simultáneo entró en conflicto; reintente.");
+  case DB_RAISED:
+    /* Our own SQL raises rule violations with a message meant for the client. */
+    return req_fail(r, P_CONFLICT, "%s", "%s", c->message);
+  case DB_ERROR:
+  default:
+    log_msg(Y_LOG_LEVEL_ERROR, r->request_id, "database error %s: %s", c->sqlstate, c->message);
+    return req_fail(r, P_INTERNAL, "An internal error occurred.", "Ocurrió un error interno.");
+  }
+}
+
+void problem_render(struct req *r) {
+  const struct problem_info *p = &PROBLEMS[r->problem];
+  if (r->problem == P_INTERNAL && r->detail[0] == '\0')
+    snprintf(r->detail, sizeof r->detail, "%s",
+             pick(r, "An internal error occurred.", "Ocurrió un error interno."));
+  if (r->detail[0] == '\0')
+    snprintf(r->detail, sizeof r->detail, "%s", pick(r, p->title_en, p->title_es));
+
+  char type[128];
+  snprintf(type, sizeof type, PROBLEM_BASE "%s", p->slug);
+  json_t *doc = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "type", type, "title",
+                          pick(r, p->title_en, p->title_es), "status", (json_int_t)p->status,
+                          "detail", r->detail, "instance", r->in->url_path ? r->in->url_path : "",
+                          "request_id", r->request_id);
+  if (p->oauth_error != NULL)
+    json_object_set_new(doc, "error", json_string(p->oauth_error));
+  /* errors[] only on 400 and 422 (API.md §10). */
+  if (r->errors != NULL && (p->status == 400 || p->status == 422))
+    json_object_set(doc, "errors", r->errors);
+  char *text = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+
+  ulfius_set_string_body_response(r->out, (unsigned int)p->status, text);
+  u_map_put(r->out->map_header, "Content-Type", "application/problem+json");
+  u_map_remove_from_key(r->out->map_header, "ETag");
+  r->status = p->status;
+  r->has_body = true;
+  free(text);
+
+  switch (r->problem) {
+  case P_UNAUTHORIZED:
+    reply_header(r, "WWW-Authenticate", "Bearer realm=\"acredita\"");
+    break;
+  case P_INVALID_TOKEN:
+    reply_header(r, "WWW-Authenticate", "Bearer realm=\"acredita\", error=\"invalid_token\"");
+    break;
+  case P_FORBIDDEN:
+    reply_header(r, "WWW-Authenticate",
+                 "Bearer realm=\"acredita\", error=\"insufficient_scope\"");
+    break;
+  case P_UNAVAILABLE:
+  case P_TOO_MANY_REQUESTS:
+    if (u_map_get_case(r->out->map_header, "Retry-After") == NULL) {
+      char secs[16];
+      snprintf(secs, sizeof secs, "%d", HTTP_RETRY_AFTER);
+      reply_header(r, "Retry-After", secs);
+    }
+    break;
+  default:
+    break;
+  }
+}

@@ -1,0 +1,305 @@
+/*
+ * validate.c — checking request bodies against a field table, reporting every invalid field
+ * at once as JSON Pointers. Shapes are checked here; rules that need the data (uniqueness,
+ * capacity, transitions) are PostgreSQL's.
+ */
+#include "http/http.h"
+
+#include <regex.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static void join_values(const char *const *values, char *out, size_t cap) {
+  out[0] = '\0';
+  for (size_t i = 0; values[i] != NULL; i++) {
+    size_t used = strlen(out);
+    snprintf(out + used, cap - used, "%s%s", i ? ", " : "", values[i]);
+  }
+}
+
+static bool in_values(const char *s, const char *const *values) {
+  for (size_t i = 0; values[i] != NULL; i++)
+    if (strcmp(s, values[i]) == 0)
+      return true;
+  return false;
+}
+
+/* YYYY-MM-DD naming a real day. */
+static bool date_valid(const char *s) {
+  int y, m, d;
+  char tail;
+  if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || s[4] != '-' ||
+      s[7] != '-')
+    return false;
+  static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1 || d > days[m - 1])
+    return false;
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return !(m == 2 && d == 29 && !leap);
+}
+
+/* RFC 3339 date-time with a Z or a numeric offset, optional fraction. */
+static bool datetime_valid(const char *s) {
+  static regex_t re;
+  static bool compiled;
+  if (!compiled) {
+    /* Compiled once, at start-up: validate_format_init() runs before threads start. */
+    regcomp(&re,
+            "^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+            "(\\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$",
+            REG_EXTENDED | REG_NOSUB);
+    compiled = true;
+  }
+  char day[11];
+  if (strlen(s) < 20)
+    return false;
+  memcpy(day, s, 10);
+  day[10] = '\0';
+  return date_valid(day) && regexec(&re, s, 0, NULL, 0) == 0;
+}
+
+static bool email_valid(const char *s) {
+  const char *at = strchr(s, '@');
+  if (at == NULL || at == s || strchr(at + 1, '@') != NULL || strlen(s) > 254)
+    return false;
+  const char *dot = strrchr(at, '.');
+  if (dot == NULL || dot == at + 1 || dot[1] == '\0')
+    return false;
+  for (const char *p = s; *p; p++)
+    if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+      return false;
+  return true;
+}
+
+
+bool qvalue_valid(enum qtype t, const char *v) {
+  switch (t) {
+  case Q_UUID:
+    return uuid_valid(v);
+  case Q_BOOL:
+    return strcmp(v, "true") == 0 || strcmp(v, "false") == 0;
+  case Q_INT: {
+    char *end;
+    long n = strtol(v, &end, 10);
+    return *v != '\0' && *end == '\0' && n >= 0 && n < 1000000000L;
+  }
+  case Q_DATE:
+    return date_valid(v);
+  case Q_DATETIME:
+    return datetime_valid(v);
+  default:
+    return true;
+  }
+}
+
+
+void validate_format_init(void) { (void)datetime_valid("2000-01-01T00:00:00Z"); }
+
+static void range_text(long min, long max, char *out, size_t cap) {
+  snprintf(out, cap, "%ld..%ld", min, max);
+}
+
+static int check_string(struct req *r, const char *s, const struct field *f, const char *ptr) {
+  char buf[64];
+  size_t len = strlen(s);
+  /* Length counts characters, not bytes. */
+  size_t chars = 0;
+  for (size_t i = 0; i < len; i++)
+    if (((unsigned char)s[i] & 0xc0) != 0x80)
+      chars++;
+  if (f->min > 0 && chars < (size_t)f->min) {
+    snprintf(buf, sizeof buf, "%ld", f->min);
+    req_field_error(r, ptr, "too_short", buf);
+    return 1;
+  }
+  if (f->max > 0 && chars > (size_t)f->max) {
+    snprintf(buf, sizeof buf, "%ld", f->max);
+    req_field_error(r, ptr, "too_long", buf);
+    return 1;
+  }
+  return 0;
+}
+
+static int type_error(struct req *r, const char *ptr, const char *what) {
+  req_field_error(r, ptr, "invalid_type", what);
+  return 1;
+}
+
+int validate_value(struct req *r, const json_t *v, const struct field *f, const char *ptr) {
+  char buf[512];
+  if (json_is_null(v)) {
+    if (f->flags & F_NULLABLE)
+      return 0;
+    req_field_error(r, ptr, "not_null", NULL);
+    return 1;
+  }
+  switch (f->type) {
+  case F_STRING:
+  case F_EMAIL:
+  case F_UUID:
+  case F_DATE:
+  case F_DATETIME:
+  case F_ENUM:
+  case F_URL: {
+    if (!json_is_string(v))
+      return type_error(r, ptr, "a string");
+    const char *s = json_string_value(v);
+    if (f->type == F_EMAIL && !email_valid(s)) {
+      req_field_error(r, ptr, "invalid_format", "an email address");
+      return 1;
+    }
+    if (f->type == F_UUID && !uuid_valid(s)) {
+      req_field_error(r, ptr, "invalid_format", "a UUID");
+      return 1;
+    }
+    if (f->type == F_DATE && !date_valid(s)) {
+      req_field_error(r, ptr, "invalid_format", "a date YYYY-MM-DD");
+      return 1;
+    }
+    if (f->type == F_DATETIME && !datetime_valid(s)) {
+      req_field_error(r, ptr, "invalid_format", "an RFC 3339 date-time");
+      return 1;
+    }
+    if (f->type == F_URL && strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0) {
+      req_field_error(r, ptr, "invalid_format", "an http(s) URL");
+      return 1;
+    }
+    if (f->type == F_ENUM && !in_values(s, f->values)) {
+      join_values(f->values, buf, sizeof buf);
+      req_field_error(r, ptr, "invalid_enum", buf);
+      return 1;
+    }
+    return check_string(r, s, f, ptr);
+  }
+  case F_BOOL:
+    return json_is_boolean(v) ? 0 : type_error(r, ptr, "true or false");
+  case F_INT:
+  case F_NUMBER: {
+    if (f->type == F_INT ? !json_is_integer(v) : !json_is_number(v))
+      return type_error(r, ptr, f->type == F_INT ? "an integer" : "a number");
+    double n = json_number_value(v);
+    if ((f->min != 0 || f->max != 0) && (n < (double)f->min || n > (double)f->max)) {
+      range_text(f->min, f->max, buf, sizeof buf);
+      req_field_error(r, ptr, "out_of_range", buf);
+      return 1;
+    }
+    return 0;
+  }
+  case F_BILINGUAL: {
+    static const struct field TEXT[] = {{"es", F_STRING, F_REQUIRED, 1, 4000, NULL, NULL},
+                                        {"en", F_STRING, F_NULLABLE, 1, 4000, NULL, NULL},
+                                        {NULL, 0, 0, 0, 0, NULL, NULL}};
+    if (!json_is_object(v))
+      return type_error(r, ptr, "an object {\"es\", \"en\"}");
+    struct field sub = *f;
+    sub.type = F_OBJECT;
+    sub.sub = TEXT;
+    return validate_value(r, v, &sub, ptr);
+  }
+  case F_STRING_ARRAY: {
+    if (!json_is_array(v))
+      return type_error(r, ptr, "an array of strings");
+    int errs = 0;
+    size_t i;
+    const json_t *item;
+    if (f->max > 0 && json_array_size(v) > (size_t)f->max) {
+      range_text(f->min, f->max, buf, sizeof buf);
+      req_field_error(r, ptr, "out_of_range", buf);
+      return 1;
+    }
+    json_array_foreach(v, i, item) {
+      snprintf(buf, sizeof buf, "%s/%zu", ptr, i);
+      if (!json_is_string(item)) {
+        errs += type_error(r, buf, "a string");
+      } else if (f->values != NULL && !in_values(json_string_value(item), f->values)) {
+        char values[256];
+        join_values(f->values, values, sizeof values);
+        req_field_error(r, buf, "invalid_enum", values);
+        errs++;
+      } else if (json_string_length(item) == 0 || json_string_length(item) > 200) {
+        req_field_error(r, buf, "too_long", "200");
+        errs++;
+      }
+    }
+    return errs;
+  }
+  case F_OBJECT: {
+    if (!json_is_object(v))
+      return type_error(r, ptr, "an object");
+    int errs = 0;
+    const char *key;
+    const json_t *item;
+    json_object_foreach((json_t *)v, key, item) {
+      const struct field *sf = f->sub;
+      while (sf->name != NULL && strcmp(sf->name, key) != 0)
+        sf++;
+      snprintf(buf, sizeof buf, "%s/%s", ptr, key);
+      if (sf->name == NULL) {
+        req_field_error(r, buf, "unknown_field", NULL);
+        errs++;
+      } else {
+        errs += validate_value(r, item, sf, buf);
+      }
+    }
+    for (const struct field *sf = f->sub; sf->name != NULL; sf++)
+      if ((sf->flags & F_REQUIRED) && json_object_get(v, sf->name) == NULL) {
+        snprintf(buf, sizeof buf, "%s/%s", ptr, sf->name);
+        req_field_error(r, buf, "required", NULL);
+        errs++;
+      }
+    return errs;
+  }
+  case F_ARRAY_OF: {
+    if (!json_is_array(v))
+      return type_error(r, ptr, "an array of objects");
+    if (f->max > 0 && json_array_size(v) > (size_t)f->max) {
+      range_text(f->min, f->max, buf, sizeof buf);
+      req_field_error(r, ptr, "out_of_range", buf);
+      return 1;
+    }
+    struct field sub = *f;
+    sub.type = F_OBJECT;
+    int errs = 0;
+    size_t i;
+    const json_t *item;
+    json_array_foreach(v, i, item) {
+      snprintf(buf, sizeof buf, "%s/%zu", ptr, i);
+      errs += validate_value(r, item, &sub, buf);
+    }
+    return errs;
+  }
+  case F_JSON:
+    return json_is_object(v) ? 0 : type_error(r, ptr, "an object");
+  }
+  return 0;
+}
+
+int validate_body(struct req *r, const json_t *body, const struct field *fields, bool patch) {
+  if (patch && json_object_size(body) == 0) {
+    req_field_error(r, "", "empty", NULL);
+    return 1;
+  }
+  struct field top = {"", F_OBJECT, 0, 0, 0, NULL, fields};
+  if (!patch)
+    return validate_value(r, body, &top, "");
+  /* A patch requires nothing: check only what is there. */
+  int errs = 0;
+  const char *key;
+  const json_t *item;
+  char ptr[256];
+  json_object_foreach((json_t *)body, key, item) {
+    const struct field *f = fields;
+    while (f->name != NULL && strcmp(f->name, key) != 0)
+      f++;
+    snprintf(ptr, sizeof ptr, "/%s", key);
+    if (f->name == NULL) {
+      req_field_error(r, ptr, "unknown_field", NULL);
+      errs++;
+    } else {
+      errs += validate_value(r, item, f, ptr);
+    }
+  }
+  return errs;
+}

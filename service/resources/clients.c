@@ -1,0 +1,149 @@
+/*
+ * clients.c — /v1/clients: machine clients (partner systems, CAISPMEX's systems) that sign
+ * in with the client-credentials grant. The secret is generated here, shown once in the
+ * creating response, and stored only as a yescrypt hash.
+ */
+#include "resources/resources.h"
+#include "resources/sql.h"
+
+#include "auth/auth.h"
+
+#include <orcania.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+static const char *const CLIENT_ROLES[] = {"partner", "coalition", "inl", NULL};
+
+static const struct field CLIENT_FIELDS[] = {
+    {"name", F_STRING, F_REQUIRED, 1, 200, NULL, NULL},
+    {"role", F_ENUM, F_REQUIRED, 0, 0, CLIENT_ROLES, NULL},
+    {"scopes", F_STRING_ARRAY, 0, 0, 50, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL}};
+
+#define CLIENT_WHERE                                                                             \
+  "($4::timestamptz IS NULL OR c.updated_at >= $4::timestamptz)"                                 \
+  " AND ($5::text IS NULL OR c.role = $5::text)"                                                 \
+  " AND ($6::boolean IS NULL OR c.active = $6::boolean)"
+
+static struct db_stmt CLIENT_PAGES[] = {
+    PAGE_PAIR("clients_by_created", "client_json(c)", "clients c", CLIENT_WHERE, "c.created_at",
+              "timestamptz", "7", "8", "9"),
+};
+static struct db_stmt *const CLIENT_PAGE_LIST[] = {&CLIENT_PAGES[0], &CLIENT_PAGES[1]};
+static struct db_stmt CLIENT_COUNT = {"clients_count",
+                                      "SELECT count(*) FROM clients c WHERE " CLIENT_WHERE, 0};
+static const char *const CLIENT_SORTS[] = {"created_at", NULL};
+static const struct list_spec CLIENT_LIST = {CLIENT_SORTS, (struct db_stmt **)CLIENT_PAGE_LIST,
+                                             &CLIENT_COUNT};
+
+static struct db_stmt CLIENT_BY_ID = {
+    "client_by_id", "SELECT client_json(c) FROM clients c WHERE id = $1::uuid", 0};
+static struct db_stmt CLIENT_BY_ID_FOR_UPDATE = {
+    "client_by_id_for_update",
+    "SELECT client_json(c) FROM clients c WHERE id = $1::uuid FOR UPDATE", 0};
+static struct db_stmt CLIENT_INSERT = {
+    "client_insert",
+    "INSERT INTO clients AS c (name, role, scopes, secret_hash)"
+    " SELECT b->>'name', b->>'role',"
+    " coalesce(ARRAY(SELECT jsonb_array_elements_text(b->'scopes')), '{}'), $2::text"
+    " FROM (SELECT $1::jsonb AS b) x RETURNING client_json(c), id",
+    0};
+static struct db_stmt CLIENT_DELETE = {"client_delete",
+                                       "DELETE FROM clients WHERE id = $1::uuid", 0};
+
+static enum problem not_found(struct req *r) {
+  return req_fail(r, P_NOT_FOUND, "No client has this id.", "Ningún cliente tiene este id.");
+}
+
+static enum problem client_list(struct req *r) { return list_respond(r, &CLIENT_LIST); }
+
+static enum problem client_get(struct req *r) {
+  const char *id = req_path_param(r, "id");
+  if (!uuid_valid(id))
+    return not_found(r);
+  const char *p[] = {id};
+  PGresult *res = req_exec(r, &CLIENT_BY_ID, 1, p);
+  if (res == NULL)
+    return r->problem;
+  enum problem rc = PQntuples(res) == 1 ? reply_json(r, 200, PQgetvalue(res, 0, 0)) : not_found(r);
+  PQclear(res);
+  return rc;
+}
+
+/* 32 random bytes, base64url: the secret a client signs in with. */
+static int new_secret(char *out, size_t cap) {
+  unsigned char raw[32];
+  if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+    return A_ERR;
+  size_t len = cap - 1;
+  if (!o_base64url_encode(raw, sizeof raw, (unsigned char *)out, &len))
+    return A_ERR;
+  out[len] = '\0';
+  return A_OK;
+}
+
+static enum problem client_create(struct req *r) {
+  if (validate_body(r, r->body, CLIENT_FIELDS, false) > 0)
+    return req_fail(r, P_VALIDATION, NULL, NULL);
+  char secret[64], hash[256];
+  if (new_secret(secret, sizeof secret) != A_OK || auth_password_hash(secret, hash) != A_OK)
+    return req_fail(r, P_INTERNAL, NULL, NULL);
+  char *text = json_dumps(r->body, JSON_COMPACT);
+  const char *p[] = {text, hash};
+  PGresult *res = req_exec(r, &CLIENT_INSERT, 2, p);
+  free(text);
+  if (res == NULL)
+    return r->problem;
+  const char *json = PQgetvalue(res, 0, 0), *id = PQgetvalue(res, 0, 1);
+  enum problem rc = req_audit(r, "created", "client", id, NULL, json);
+  if (rc == P_NONE) {
+    json_t *shown = json_loads(json, 0, NULL);
+    json_object_set_new(shown, "client_secret", json_string(secret));
+    char location[80];
+    snprintf(location, sizeof location, "/v1/clients/%s", id);
+    reply_header(r, "Location", location);
+    reply_header(r, "Cache-Control", "no-store");
+    rc = reply_jansson(r, 201, shown);
+  }
+  PQclear(res);
+  return rc;
+}
+
+static enum problem client_delete(struct req *r) {
+  const char *id = req_path_param(r, "id");
+  if (!uuid_valid(id))
+    return not_found(r);
+  const char *p[] = {id};
+  PGresult *current = req_exec(r, &CLIENT_BY_ID_FOR_UPDATE, 1, p), *res = NULL;
+  enum problem rc;
+  if (current == NULL) {
+    rc = r->problem;
+  } else if (PQntuples(current) == 0) {
+    rc = not_found(r);
+  } else if ((rc = req_check_if_match(r, PQgetvalue(current, 0, 0))) == P_NONE) {
+    res = req_exec(r, &CLIENT_DELETE, 1, p);
+    rc = res == NULL ? r->problem
+                     : req_audit(r, "deleted", "client", id, PQgetvalue(current, 0, 0), NULL);
+    if (rc == P_NONE)
+      reply_empty(r, 204);
+  }
+  PQclear(current);
+  PQclear(res);
+  return rc;
+}
+
+static const char *const BOOL_VALUES[] = {"true", "false", NULL};
+static const struct qparam CLIENT_QUERY[] = {{"role", Q_ENUM, false, CLIENT_ROLES},
+                                             {"active", Q_ENUM, false, BOOL_VALUES},
+                                             {NULL, 0, false, NULL}};
+
+static const struct route ROUTES[] = {
+    {"GET", "/v1/clients", ROLE_ADMIN, client_list, R_LIST, CLIENT_QUERY, NULL},
+    {"POST", "/v1/clients", ROLE_ADMIN, client_create, R_BODY_JSON | R_IDEMPOTENT, NULL, NULL},
+    {"GET", "/v1/clients/:id", ROLE_ADMIN, client_get, 0, NULL, NULL},
+    {"DELETE", "/v1/clients/:id", ROLE_ADMIN, client_delete, R_TX, NULL, NULL},
+    {NULL, NULL, 0, NULL, 0, NULL, NULL}};
+
+const struct route_table CLIENT_ROUTES = {"clients", ROUTES};

@@ -1,0 +1,16 @@
+/* resources.h — the route table of every resource; main() serves them all. */
+#ifndef ACREDITA_RESOURCES_H
+#define ACREDITA_RESOURCES_H
+
+#include "http/http.h"
+
+extern const struct route_table SERVICE_ROUTES;
+extern const struct route_table TOKEN_ROUTES;
+extern const struct route_table USER_ROUTES;
+extern const struct route_table CLIENT_ROUTES;
+extern const struct route_table ME_ROUTES;
+
+/* Every table, NULL-terminated. */
+extern const struct route_table *const ALL_ROUTES[];
+
+#endif

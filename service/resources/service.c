@@ -1,0 +1,63 @@
+/*
+ * service.c — endpoints about the service itself: liveness, readiness, metrics, the OpenAPI
+ * document and the public keys that verify its tokens.
+ */
+#include "resources/resources.h"
+
+#include "auth/auth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static enum problem healthz(struct req *r) { return reply_json(r, 200, "{\"status\":\"ok\"}"); }
+
+/* Ready when the database answers and its schema is the one this binary was built for. */
+static enum problem readyz(struct req *r) {
+  if (req_db(r) == NULL)
+    return r->problem;
+  int have = db_conn_schema_version(r->db);
+  if (have < 0)
+    return problem_from_db(r, r->db);
+  int want = db_known_schema_version();
+  if (have != want)
+    return req_fail(r, P_UNAVAILABLE, "The database schema is version %d; this build needs %d.",
+                    "El esquema de la base de datos es la versión %d; se requiere la %d.", have,
+                    want);
+  char body[64];
+  snprintf(body, sizeof body, "{\"status\":\"ready\",\"schema_version\":%d}", have);
+  return reply_json(r, 200, body);
+}
+
+static enum problem metrics(struct req *r) {
+  char *text = metrics_render();
+  reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
+  free(text);
+  return P_NONE;
+}
+
+static enum problem openapi(struct req *r) {
+  const struct embedded_file *f = embedded_file("api/openapi.yaml");
+  if (f == NULL)
+    return req_fail(r, P_NOT_FOUND, NULL, NULL);
+  return reply_text(r, 200, "application/yaml", (const char *)f->data, f->len);
+}
+
+static enum problem jwks(struct req *r) {
+  char *keys = auth_jwks_json();
+  if (keys == NULL)
+    return req_fail(r, P_INTERNAL, NULL, NULL);
+  reply_json(r, 200, keys);
+  free(keys);
+  return P_NONE;
+}
+
+static const struct route ROUTES[] = {
+    {"GET", "/healthz", ROLES_ALL, healthz, R_NO_DB, NULL, NULL},
+    {"GET", "/readyz", ROLES_ALL, readyz, 0, NULL, NULL},
+    {"GET", "/metrics", ROLES_ALL, metrics, R_NO_DB, NULL, NULL},
+    {"GET", "/v1/openapi.yaml", ROLES_ALL, openapi, R_NO_DB, NULL, NULL},
+    {"GET", "/.well-known/jwks.json", ROLES_ALL, jwks, R_NO_DB, NULL, NULL},
+    {NULL, NULL, 0, NULL, 0, NULL, NULL}};
+
+const struct route_table SERVICE_ROUTES = {"service", ROUTES};

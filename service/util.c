@@ -1,0 +1,69 @@
+/* util.c — small helpers every layer uses: UUIDs, hashing, roles. */
+#include "acredita.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+static const char *const ROLE_NAMES[] = {"anonymous", "admin",     "inl",    "advisor",
+                                         "agency",    "coalition", "partner"};
+
+enum role role_from_name(const char *s) {
+  if (s == NULL)
+    return 0;
+  /* Index 0 is "anonymous": not a role anyone can be given. */
+  for (size_t i = 1; i < sizeof ROLE_NAMES / sizeof *ROLE_NAMES; i++)
+    if (strcmp(s, ROLE_NAMES[i]) == 0)
+      return (enum role)(1u << i);
+  return 0;
+}
+
+const char *role_name(enum role r) {
+  for (size_t i = 0; i < sizeof ROLE_NAMES / sizeof *ROLE_NAMES; i++)
+    if ((unsigned)r == 1u << i)
+      return ROLE_NAMES[i];
+  return "unknown";
+}
+
+void uuid_v4(char out[37]) {
+  unsigned char b[16];
+  size_t got = 0;
+  while (got < sizeof b) {
+    ssize_t n = getrandom(b + got, sizeof b - got, 0);
+    if (n > 0)
+      got += (size_t)n;
+  }
+  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+  snprintf(out, 37,
+           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+           b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+           b[15]);
+}
+
+bool uuid_valid(const char *s) {
+  if (s == NULL || strlen(s) != 36)
+    return false;
+  for (int i = 0; i < 36; i++) {
+    char c = s[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-')
+        return false;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void sha256_hex(const void *data, size_t len, char out[65]) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(data, len, md);
+  for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+    snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+bool bytes_equal_ct(const void *a, const void *b, size_t n) { return CRYPTO_memcmp(a, b, n) == 0; }
