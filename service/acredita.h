@@ -38,7 +38,7 @@ enum role {
   ROLE_COALITION = 1u << 5,
   ROLE_PARTNER = 1u << 6,
 };
-#define ROLES_SIGNED_IN                                                                          \
+#define ROLES_SIGNED_IN                                                                            \
   (ROLE_ADMIN | ROLE_INL | ROLE_ADVISOR | ROLE_AGENCY | ROLE_COALITION | ROLE_PARTNER)
 #define ROLES_ALL (ROLES_SIGNED_IN | ROLE_ANONYMOUS)
 
@@ -65,30 +65,30 @@ struct caller {
  */
 enum problem {
   P_NONE = 0,
-  P_BAD_REQUEST,        /* 400 malformed request or parameter */
-  P_VALIDATION,         /* 422 well-formed body that breaks field rules; errors[] */
-  P_INVALID_QUERY,      /* 400 a bad query parameter; errors[] */
-  P_UNAUTHORIZED,       /* 401 no token */
-  P_INVALID_TOKEN,      /* 401 a token that does not verify */
-  P_FORBIDDEN,          /* 403 role or scope not allowed */
-  P_NOT_FOUND,          /* 404 */
-  P_METHOD_NOT_ALLOWED, /* 405 with Allow */
-  P_NOT_ACCEPTABLE,     /* 406 */
-  P_CONFLICT,           /* 409 conflict with the current state */
+  P_BAD_REQUEST,             /* 400 malformed request or parameter */
+  P_VALIDATION,              /* 422 well-formed body that breaks field rules; errors[] */
+  P_INVALID_QUERY,           /* 400 a bad query parameter; errors[] */
+  P_UNAUTHORIZED,            /* 401 no token */
+  P_INVALID_TOKEN,           /* 401 a token that does not verify */
+  P_FORBIDDEN,               /* 403 role or scope not allowed */
+  P_NOT_FOUND,               /* 404 */
+  P_METHOD_NOT_ALLOWED,      /* 405 with Allow */
+  P_NOT_ACCEPTABLE,          /* 406 */
+  P_CONFLICT,                /* 409 conflict with the current state */
   P_IDEMPOTENCY_IN_PROGRESS, /* 409 the same key is still running */
-  P_GONE,               /* 410 */
-  P_PRECONDITION_FAILED, /* 412 stale If-Match */
-  P_PAYLOAD_TOO_LARGE,  /* 413 */
-  P_UNSUPPORTED_MEDIA,  /* 415 */
-  P_IDEMPOTENCY_MISMATCH, /* 422 same key, different body */
-  P_RULE,               /* 422 a rule of the domain (not a field's shape) */
-  P_TOO_MANY_REQUESTS,  /* 429 */
-  P_INTERNAL,           /* 500, never with internals */
-  P_UNAVAILABLE,        /* 503 with Retry-After */
-  P_OAUTH_INVALID_GRANT,   /* 400 token endpoint: invalid_grant */
-  P_OAUTH_INVALID_CLIENT,  /* 401 token endpoint: invalid_client */
+  P_GONE,                    /* 410 */
+  P_PRECONDITION_FAILED,     /* 412 stale If-Match */
+  P_PAYLOAD_TOO_LARGE,       /* 413 */
+  P_UNSUPPORTED_MEDIA,       /* 415 */
+  P_IDEMPOTENCY_MISMATCH,    /* 422 same key, different body */
+  P_RULE,                    /* 422 a rule of the domain (not a field's shape) */
+  P_TOO_MANY_REQUESTS,       /* 429 */
+  P_INTERNAL,                /* 500, never with internals */
+  P_UNAVAILABLE,             /* 503 with Retry-After */
+  P_OAUTH_INVALID_GRANT,     /* 400 token endpoint: invalid_grant */
+  P_OAUTH_INVALID_CLIENT,    /* 401 token endpoint: invalid_client */
   P_OAUTH_UNSUPPORTED_GRANT, /* 400 token endpoint: unsupported_grant_type */
-  P_OAUTH_INVALID_REQUEST, /* 400 token endpoint: invalid_request */
+  P_OAUTH_INVALID_REQUEST,   /* 400 token endpoint: invalid_request */
   P__COUNT
 };
 

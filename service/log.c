@@ -19,9 +19,13 @@ void log_init(void) {
               "acredita starting");
 }
 
-void log_close(void) { y_close_logs(); }
+void log_close(void) {
+  y_close_logs();
+}
 
-bool log_enabled(unsigned long level) { return level <= (unsigned long)g_config.log_level; }
+bool log_enabled(unsigned long level) {
+  return level <= (unsigned long)g_config.log_level;
+}
 
 static const char *level_name(unsigned long level) {
   switch (level) {
@@ -79,18 +83,17 @@ void log_access(const char *method, const char *path, long status, long bytes, d
   if (!log_enabled(Y_LOG_LEVEL_INFO))
     return;
   if (g_config.log_format == LOG_FORMAT_JSON) {
-    json_t *obj = json_pack("{s:s,s:s,s:s,s:I,s:I,s:f,s:s,s:s}", "msg", "request", "method",
-                            method, "path", path, "status", (json_int_t)status, "bytes",
-                            (json_int_t)bytes, "ms", ms, "request_id", request_id, "client",
-                            client);
+    json_t *obj = json_pack("{s:s,s:s,s:s,s:I,s:I,s:f,s:s,s:s}", "msg", "request", "method", method,
+                            "path", path, "status", (json_int_t)status, "bytes", (json_int_t)bytes,
+                            "ms", ms, "request_id", request_id, "client", client);
     if (obj != NULL) {
       emit(Y_LOG_LEVEL_INFO, obj, NULL);
       json_decref(obj);
     }
   } else {
     char line[2200];
-    snprintf(line, sizeof line, "%s \"%s %s\" %ld %ld %.2fms request_id=%s", client, method,
-             path, status, bytes, ms, request_id);
+    snprintf(line, sizeof line, "%s \"%s %s\" %ld %ld %.2fms request_id=%s", client, method, path,
+             status, bytes, ms, request_id);
     emit(Y_LOG_LEVEL_INFO, NULL, line);
   }
 }

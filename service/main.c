@@ -166,12 +166,10 @@ static int cmd_token(int argc, char **argv) {
 }
 
 static int cmd_user_create(int argc, char **argv) {
-  static const struct option opts[] = {{"email", required_argument, 0, 'e'},
-                                       {"role", required_argument, 0, 'r'},
-                                       {"name", required_argument, 0, 'n'},
-                                       {"agency", required_argument, 0, 'a'},
-                                       {"password-stdin", no_argument, 0, 'p'},
-                                       {0, 0, 0, 0}};
+  static const struct option opts[] = {
+      {"email", required_argument, 0, 'e'},    {"role", required_argument, 0, 'r'},
+      {"name", required_argument, 0, 'n'},     {"agency", required_argument, 0, 'a'},
+      {"password-stdin", no_argument, 0, 'p'}, {0, 0, 0, 0}};
   const char *email = NULL, *role = NULL, *name = NULL, *agency = NULL;
   bool from_stdin = false;
   int opt;

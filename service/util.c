@@ -38,9 +38,8 @@ void uuid_v4(char out[37]) {
   }
   b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
   b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-  snprintf(out, 37,
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-           b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+  snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+           b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
            b[15]);
 }
 
@@ -66,4 +65,6 @@ void sha256_hex(const void *data, size_t len, char out[65]) {
     snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-bool bytes_equal_ct(const void *a, const void *b, size_t n) { return CRYPTO_memcmp(a, b, n) == 0; }
+bool bytes_equal_ct(const void *a, const void *b, size_t n) {
+  return CRYPTO_memcmp(a, b, n) == 0;
+}

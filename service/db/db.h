@@ -27,15 +27,15 @@ struct db_stmt {
 /* What went wrong with the last statement, in terms the callers act on. */
 enum db_status {
   DB_OK = 0,
-  DB_UNAVAILABLE,    /* no connection, lost connection, pool exhausted, statement timeout */
-  DB_UNIQUE,         /* 23505 */
-  DB_FOREIGN_KEY,    /* 23503 */
-  DB_CHECK,          /* 23514, 23502, 23P01 */
-  DB_INVALID_INPUT,  /* class 22: a value PostgreSQL cannot take */
-  DB_SERIALIZATION,  /* 40001, 40P01 */
+  DB_UNAVAILABLE,        /* no connection, lost connection, pool exhausted, statement timeout */
+  DB_UNIQUE,             /* 23505 */
+  DB_FOREIGN_KEY,        /* 23503 */
+  DB_CHECK,              /* 23514, 23502, 23P01 */
+  DB_INVALID_INPUT,      /* class 22: a value PostgreSQL cannot take */
+  DB_SERIALIZATION,      /* 40001, 40P01 */
   DB_LOCK_NOT_AVAILABLE, /* 55P03 */
-  DB_RAISED,         /* P0001: a rule raised by our own SQL (RAISE EXCEPTION) */
-  DB_ERROR,          /* anything else: a bug */
+  DB_RAISED,             /* P0001: a rule raised by our own SQL (RAISE EXCEPTION) */
+  DB_ERROR,              /* anything else: a bug */
 };
 
 struct db_conn {
@@ -80,8 +80,8 @@ int db_rollback(struct db_conn *c);
 PGconn *db_connect(const char *url);
 
 /* Migrations embedded in the binary at build time (db/migrations/NNNN_name.sql). */
-int db_migrate(PGconn *pg);          /* applies the pending ones; A_OK or A_ERR */
-int db_known_schema_version(void);    /* the highest version this binary carries */
+int db_migrate(PGconn *pg);        /* applies the pending ones; A_OK or A_ERR */
+int db_known_schema_version(void); /* the highest version this binary carries */
 /* The version recorded in the database: 0 when none, -1 when it cannot be read. */
 int db_schema_version(PGconn *pg);
 /* The same, over a pool connection (for /readyz). */

@@ -134,8 +134,7 @@ int db_migrate(PGconn *pg) {
     return A_ERR;
   int current = db_schema_version(pg);
   if (current > db_known_schema_version()) {
-    fprintf(stderr,
-            "acredita: database schema version %d is newer than this binary knows (%d)\n",
+    fprintf(stderr, "acredita: database schema version %d is newer than this binary knows (%d)\n",
             current, db_known_schema_version());
     return A_ERR;
   }

@@ -32,9 +32,12 @@ static atomic_int next_stmt_id = 1;
 
 PGconn *db_connect(const char *url) {
   /* Later keywords override what the URL says: these settings are part of the service. */
-  const char *const keys[] = {"dbname", "connect_timeout", "application_name", "keepalives",
-                              "options", NULL};
-  const char *const vals[] = {url, "3", "acredita", "1",
+  const char *const keys[] = {"dbname",     "connect_timeout", "application_name",
+                              "keepalives", "options",         NULL};
+  const char *const vals[] = {url,
+                              "3",
+                              "acredita",
+                              "1",
                               "-c statement_timeout=5000 -c timezone=UTC "
                               "-c lock_timeout=3000 -c client_encoding=UTF8",
                               NULL};
@@ -175,8 +178,7 @@ static enum db_status status_of(const char *state) {
     return DB_RAISED;
   /* Class 08 (connection), 57 (operator intervention: shutdown, statement timeout) and 53
    * (insufficient resources) are the database being unavailable, not a bug. */
-  if (strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0 ||
-      strncmp(state, "53", 2) == 0)
+  if (strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0 || strncmp(state, "53", 2) == 0)
     return DB_UNAVAILABLE;
   return DB_ERROR;
 }

@@ -74,8 +74,14 @@ int db_idem_store(struct db_conn *c, const char *principal, const char *key, con
 int db_audit(struct db_conn *c, const struct caller *who, const char *request_id,
              const char *action, const char *resource, const char *id, const char *before,
              const char *after) {
-  const char *p[] = {who->sub[0] ? who->sub : "anonymous", role_name(who->role), request_id,
-                     action, resource, id, before, after};
+  const char *p[] = {who->sub[0] ? who->sub : "anonymous",
+                     role_name(who->role),
+                     request_id,
+                     action,
+                     resource,
+                     id,
+                     before,
+                     after};
   PGresult *res = db_exec(c, &AUDIT_INSERT, 8, p);
   if (res == NULL)
     return A_ERR;

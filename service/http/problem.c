@@ -29,11 +29,11 @@ static const struct problem_info PROBLEMS[P__COUNT] = {
                          "Parámetros de consulta inválidos", NULL},
     [P_VALIDATION] = {422, "validation", "The request has invalid fields",
                       "La solicitud tiene campos inválidos", NULL},
-    [P_UNAUTHORIZED] = {401, "unauthorized", "Authentication required",
-                        "Se requiere autenticación", NULL},
+    [P_UNAUTHORIZED] = {401, "unauthorized", "Authentication required", "Se requiere autenticación",
+                        NULL},
     [P_INVALID_TOKEN] = {401, "invalid-token", "Invalid token", "Token inválido", NULL},
-    [P_FORBIDDEN] = {403, "forbidden", "Not allowed for this role",
-                     "No permitido para este rol", NULL},
+    [P_FORBIDDEN] = {403, "forbidden", "Not allowed for this role", "No permitido para este rol",
+                     NULL},
     [P_NOT_FOUND] = {404, "not-found", "Not found", "No encontrado", NULL},
     [P_METHOD_NOT_ALLOWED] = {405, "method-not-allowed", "Method not allowed",
                               "Método no permitido", NULL},
@@ -98,7 +98,9 @@ static const struct code_message FIELD_MESSAGES[] = {
     {"not_allowed", "may not be set by this role", "no puede ser modificado por este rol"},
 };
 
-long problem_status(enum problem kind) { return PROBLEMS[kind].status; }
+long problem_status(enum problem kind) {
+  return PROBLEMS[kind].status;
+}
 
 static const char *pick(const struct req *r, const char *en, const char *es) {
   return r->lang == LANG_ES ? es : en;
@@ -204,8 +206,7 @@ void problem_render(struct req *r) {
     reply_header(r, "WWW-Authenticate", "Bearer realm=\"acredita\", error=\"invalid_token\"");
     break;
   case P_FORBIDDEN:
-    reply_header(r, "WWW-Authenticate",
-                 "Bearer realm=\"acredita\", error=\"insufficient_scope\"");
+    reply_header(r, "WWW-Authenticate", "Bearer realm=\"acredita\", error=\"insufficient_scope\"");
     break;
   case P_UNAVAILABLE:
   case P_TOO_MANY_REQUESTS:

@@ -175,8 +175,8 @@ static char *percent_decode(const char *s, size_t len) {
   return out;
 }
 
-static const char *const LIST_PARAMS[] = {"limit", "cursor", "sort", "count", "updated_since",
-                                          NULL};
+static const char *const LIST_PARAMS[] = {"limit", "cursor",        "sort",
+                                          "count", "updated_since", NULL};
 
 static const struct qparam *find_qparam(const struct route *rt, const char *name) {
   for (const struct qparam *p = rt->query; p != NULL && p->name != NULL; p++)
@@ -254,7 +254,8 @@ static enum problem parse_query(struct req *r) {
         errs++;
       }
     } else if (spec != NULL && !qvalue_valid(spec->type, value)) {
-      static const char *const WHAT[] = {[Q_UUID] = "a UUID", [Q_BOOL] = "true or false",
+      static const char *const WHAT[] = {[Q_UUID] = "a UUID",
+                                         [Q_BOOL] = "true or false",
                                          [Q_INT] = "a whole number",
                                          [Q_DATE] = "a date YYYY-MM-DD",
                                          [Q_DATETIME] = "an RFC 3339 date-time"};
@@ -272,8 +273,8 @@ static enum problem parse_query(struct req *r) {
 
 static bool content_type_is(const char *ct, const char *want) {
   size_t n = strlen(want);
-  return ct != NULL && strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' ||
-                                                         ct[n] == ' ');
+  return ct != NULL && strncasecmp(ct, want, n) == 0 &&
+         (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
 /* application/x-www-form-urlencoded into a JSON object of strings. */
@@ -333,8 +334,8 @@ static enum problem read_body(struct req *r) {
   r->body = json_loadb(r->in->binary_body, len, JSON_REJECT_DUPLICATES, &err);
   if (r->body == NULL)
     return req_fail(r, P_BAD_REQUEST, "The body is not valid JSON (line %d, column %d): %s.",
-                    "El cuerpo no es JSON válido (línea %d, columna %d): %s.", err.line,
-                    err.column, err.text);
+                    "El cuerpo no es JSON válido (línea %d, columna %d): %s.", err.line, err.column,
+                    err.text);
   if (!json_is_object(r->body))
     return req_fail(r, P_BAD_REQUEST, "The body must be a JSON object.",
                     "El cuerpo debe ser un objeto JSON.");
@@ -547,8 +548,9 @@ static void finish(struct req *r, double started) {
     etag_of(r->out->binary_body, r->out->binary_body_length, r->etag);
     reply_header(r, "ETag", r->etag);
   }
-  if (r->problem == P_NONE && r->status == 200 && r->etag[0] && strcmp(r->in->http_verb, "GET") == 0 &&
-             etag_matches(req_header(r, "If-None-Match"), r->etag)) {
+  if (r->problem == P_NONE && r->status == 200 && r->etag[0] &&
+      strcmp(r->in->http_verb, "GET") == 0 &&
+      etag_matches(req_header(r, "If-None-Match"), r->etag)) {
     ulfius_set_empty_body_response(r->out, 304);
     u_map_remove_from_key(r->out->map_header, "Content-Type");
     r->status = 304;
@@ -609,8 +611,8 @@ int http_server_start(const struct route_table *const *tables) {
 
   struct sockaddr_storage addr;
   memset(&addr, 0, sizeof addr);
-  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                       MHD_USE_ITC;
+  unsigned int flags =
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
   struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
   struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
   if (inet_pton(AF_INET, g_config.bind_address, &a4->sin_addr) == 1) {
@@ -630,8 +632,8 @@ int http_server_start(const struct route_table *const *tables) {
   instance.max_post_body_size = HTTP_MAX_IMPORT_BYTES + 1;
   for (size_t t = 0; tables[t] != NULL; t++)
     for (const struct route *rt = tables[t]->routes; rt->method != NULL; rt++)
-      ulfius_add_endpoint_by_val(&instance, rt->method, NULL, rt->path,
-                                 route_priority(rt->path), dispatch, (void *)rt);
+      ulfius_add_endpoint_by_val(&instance, rt->method, NULL, rt->path, route_priority(rt->path),
+                                 dispatch, (void *)rt);
   ulfius_set_default_endpoint(&instance, dispatch, NULL);
 
   /* A thread pool instead of a thread per connection (STACK.md); with it ulfius needs
@@ -650,8 +652,7 @@ int http_server_start(const struct route_table *const *tables) {
     ulfius_clean_instance(&instance);
     return A_ERR;
   }
-  log_msg(Y_LOG_LEVEL_INFO, NULL, "listening on %s:%d", g_config.bind_address,
-          http_server_port());
+  log_msg(Y_LOG_LEVEL_INFO, NULL, "listening on %s:%d", g_config.bind_address, http_server_port());
   return A_OK;
 }
 

@@ -73,7 +73,6 @@ static bool email_valid(const char *s) {
   return true;
 }
 
-
 bool qvalue_valid(enum qtype t, const char *v) {
   switch (t) {
   case Q_UUID:
@@ -94,8 +93,9 @@ bool qvalue_valid(enum qtype t, const char *v) {
   }
 }
 
-
-void validate_format_init(void) { (void)datetime_valid("2000-01-01T00:00:00Z"); }
+void validate_format_init(void) {
+  (void)datetime_valid("2000-01-01T00:00:00Z");
+}
 
 static void range_text(long min, long max, char *out, size_t cap) {
   snprintf(out, cap, "%ld..%ld", min, max);

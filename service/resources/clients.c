@@ -16,15 +16,14 @@
 
 static const char *const CLIENT_ROLES[] = {"partner", "coalition", "inl", NULL};
 
-static const struct field CLIENT_FIELDS[] = {
-    {"name", F_STRING, F_REQUIRED, 1, 200, NULL, NULL},
-    {"role", F_ENUM, F_REQUIRED, 0, 0, CLIENT_ROLES, NULL},
-    {"scopes", F_STRING_ARRAY, 0, 0, 50, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL}};
+static const struct field CLIENT_FIELDS[] = {{"name", F_STRING, F_REQUIRED, 1, 200, NULL, NULL},
+                                             {"role", F_ENUM, F_REQUIRED, 0, 0, CLIENT_ROLES, NULL},
+                                             {"scopes", F_STRING_ARRAY, 0, 0, 50, NULL, NULL},
+                                             {NULL, 0, 0, 0, 0, NULL, NULL}};
 
-#define CLIENT_WHERE                                                                             \
-  "($4::timestamptz IS NULL OR c.updated_at >= $4::timestamptz)"                                 \
-  " AND ($5::text IS NULL OR c.role = $5::text)"                                                 \
+#define CLIENT_WHERE                                                                               \
+  "($4::timestamptz IS NULL OR c.updated_at >= $4::timestamptz)"                                   \
+  " AND ($5::text IS NULL OR c.role = $5::text)"                                                   \
   " AND ($6::boolean IS NULL OR c.active = $6::boolean)"
 
 static struct db_stmt CLIENT_PAGES[] = {
@@ -50,14 +49,16 @@ static struct db_stmt CLIENT_INSERT = {
     " coalesce(ARRAY(SELECT jsonb_array_elements_text(b->'scopes')), '{}'), $2::text"
     " FROM (SELECT $1::jsonb AS b) x RETURNING client_json(c), id",
     0};
-static struct db_stmt CLIENT_DELETE = {"client_delete",
-                                       "DELETE FROM clients WHERE id = $1::uuid", 0};
+static struct db_stmt CLIENT_DELETE = {"client_delete", "DELETE FROM clients WHERE id = $1::uuid",
+                                       0};
 
 static enum problem not_found(struct req *r) {
   return req_fail(r, P_NOT_FOUND, "No client has this id.", "Ningún cliente tiene este id.");
 }
 
-static enum problem client_list(struct req *r) { return list_respond(r, &CLIENT_LIST); }
+static enum problem client_list(struct req *r) {
+  return list_respond(r, &CLIENT_LIST);
+}
 
 static enum problem client_get(struct req *r) {
   const char *id = req_path_param(r, "id");

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct db_stmt ME_USER = {"me_user",
-                                 "SELECT user_json(u) FROM users u WHERE id::text = $1", 0};
+static struct db_stmt ME_USER = {"me_user", "SELECT user_json(u) FROM users u WHERE id::text = $1",
+                                 0};
 static struct db_stmt ME_CLIENT = {"me_client",
                                    "SELECT client_json(c) FROM clients c WHERE id::text = $1", 0};
 
@@ -47,12 +47,11 @@ static enum problem me_get(struct req *r) {
     json_decref(client);
     return r->problem;
   }
-  return reply_jansson(r, 200,
-                       json_pack("{s:o,s:o,s:o}", "claims", claims, "user", user, "client", client));
+  return reply_jansson(
+      r, 200, json_pack("{s:o,s:o,s:o}", "claims", claims, "user", user, "client", client));
 }
 
-static const struct route ROUTES[] = {
-    {"GET", "/v1/me", ROLES_SIGNED_IN, me_get, 0, NULL, NULL},
-    {NULL, NULL, 0, NULL, 0, NULL, NULL}};
+static const struct route ROUTES[] = {{"GET", "/v1/me", ROLES_SIGNED_IN, me_get, 0, NULL, NULL},
+                                      {NULL, NULL, 0, NULL, 0, NULL, NULL}};
 
 const struct route_table ME_ROUTES = {"me", ROUTES};

@@ -2,4 +2,4 @@
 #include "resources/resources.h"
 
 const struct route_table *const ALL_ROUTES[] = {&SERVICE_ROUTES, &TOKEN_ROUTES, &USER_ROUTES,
-                                                &CLIENT_ROUTES, &ME_ROUTES, NULL};
+                                                &CLIENT_ROUTES,  &ME_ROUTES,    NULL};

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static enum problem healthz(struct req *r) { return reply_json(r, 200, "{\"status\":\"ok\"}"); }
+static enum problem healthz(struct req *r) {
+  return reply_json(r, 200, "{\"status\":\"ok\"}");
+}
 
 /* Ready when the database answers and its schema is the one this binary was built for. */
 static enum problem readyz(struct req *r) {

@@ -36,8 +36,8 @@ static struct db_stmt RECORD_FAILURE = {
     " locked_until = CASE WHEN f.window_started_at >= now() - " WINDOW
     "   AND f.failures + 1 >= " MAX_FAILURES " THEN now() + " LOCK " ELSE f.locked_until END",
     0};
-static struct db_stmt CLEAR_FAILURES = {
-    "login_clear_failures", "DELETE FROM login_failures WHERE account = $1", 0};
+static struct db_stmt CLEAR_FAILURES = {"login_clear_failures",
+                                        "DELETE FROM login_failures WHERE account = $1", 0};
 static struct db_stmt USER_FOR_LOGIN = {
     "user_for_login",
     "SELECT id, role, coalesce(agency_id::text, ''), name, password_hash, active"

@@ -11,19 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const ROLE_VALUES[] = {"admin", "inl", "advisor", "agency",
+static const char *const ROLE_VALUES[] = {"admin",     "inl",     "advisor", "agency",
                                           "coalition", "partner", NULL};
 
 /* ------------------------------------------------------------- validation */
 
-static const struct field USER_FIELDS[] = {
-    {"email", F_EMAIL, F_REQUIRED, 3, 254, NULL, NULL},
-    {"name", F_STRING, F_REQUIRED, 1, 200, NULL, NULL},
-    {"role", F_ENUM, F_REQUIRED, 0, 0, ROLE_VALUES, NULL},
-    {"agency_id", F_UUID, F_NULLABLE, 0, 0, NULL, NULL},
-    {"active", F_BOOL, 0, 0, 0, NULL, NULL},
-    {"password", F_STRING, F_REQUIRED, 12, 200, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL}};
+static const struct field USER_FIELDS[] = {{"email", F_EMAIL, F_REQUIRED, 3, 254, NULL, NULL},
+                                           {"name", F_STRING, F_REQUIRED, 1, 200, NULL, NULL},
+                                           {"role", F_ENUM, F_REQUIRED, 0, 0, ROLE_VALUES, NULL},
+                                           {"agency_id", F_UUID, F_NULLABLE, 0, 0, NULL, NULL},
+                                           {"active", F_BOOL, 0, 0, 0, NULL, NULL},
+                                           {"password", F_STRING, F_REQUIRED, 12, 200, NULL, NULL},
+                                           {NULL, 0, 0, 0, 0, NULL, NULL}};
 
 /* Only agency users belong to an agency, and they must. */
 static int check_agency_rule(struct req *r, const json_t *body) {
@@ -45,11 +44,11 @@ static int check_agency_rule(struct req *r, const json_t *body) {
 
 /* ------------------------------------------------------------------- SQL */
 
-#define USER_WHERE                                                                               \
-  "($4::timestamptz IS NULL OR u.updated_at >= $4::timestamptz)"                                 \
-  " AND ($5::text IS NULL OR u.role = $5::text)"                                                 \
-  " AND ($6::uuid IS NULL OR u.agency_id = $6::uuid)"                                            \
-  " AND ($7::boolean IS NULL OR u.active = $7::boolean)"                                         \
+#define USER_WHERE                                                                                 \
+  "($4::timestamptz IS NULL OR u.updated_at >= $4::timestamptz)"                                   \
+  " AND ($5::text IS NULL OR u.role = $5::text)"                                                   \
+  " AND ($6::uuid IS NULL OR u.agency_id = $6::uuid)"                                              \
+  " AND ($7::boolean IS NULL OR u.active = $7::boolean)"                                           \
   " AND ($8::text IS NULL OR fold(u.email || ' ' || u.name) LIKE contains_pattern($8::text))"
 
 static struct db_stmt USER_PAGES[] = {
@@ -59,16 +58,15 @@ static struct db_stmt USER_PAGES[] = {
               "timestamptz", "9", "10", "11"),
     PAGE_PAIR("users_by_email", "user_json(u)", "users u", USER_WHERE, "lower(u.email)", "text",
               "9", "10", "11"),
-    PAGE_PAIR("users_by_name", "user_json(u)", "users u", USER_WHERE, "u.name", "text", "9",
-              "10", "11"),
+    PAGE_PAIR("users_by_name", "user_json(u)", "users u", USER_WHERE, "u.name", "text", "9", "10",
+              "11"),
 };
-static struct db_stmt USER_COUNT = {"users_count",
-                                    "SELECT count(*) FROM users u WHERE " USER_WHERE, 0};
+static struct db_stmt USER_COUNT = {"users_count", "SELECT count(*) FROM users u WHERE " USER_WHERE,
+                                    0};
 static struct db_stmt USER_BY_ID = {"user_by_id",
                                     "SELECT user_json(u) FROM users u WHERE id = $1::uuid", 0};
 static struct db_stmt USER_BY_ID_FOR_UPDATE = {
-    "user_by_id_for_update", "SELECT user_json(u) FROM users u WHERE id = $1::uuid FOR UPDATE",
-    0};
+    "user_by_id_for_update", "SELECT user_json(u) FROM users u WHERE id = $1::uuid FOR UPDATE", 0};
 static struct db_stmt USER_INSERT = {
     "user_insert",
     "INSERT INTO users AS u (email, name, role, agency_id, active, password_hash)"
@@ -118,7 +116,9 @@ static enum problem write_refused(struct req *r) {
   return r->problem;
 }
 
-static enum problem user_list(struct req *r) { return list_respond(r, &USER_LIST); }
+static enum problem user_list(struct req *r) {
+  return list_respond(r, &USER_LIST);
+}
 
 static enum problem user_get(struct req *r) {
   const char *id = req_path_param(r, "id");
@@ -179,11 +179,13 @@ static enum problem lock_current(struct req *r, const char *id, PGresult **curre
 
 static enum problem user_patch(struct req *r) {
   const char *id = req_path_param(r, "id");
-  static const struct field PATCH_FIELDS[] = {
-      {"email", F_EMAIL, 0, 3, 254, NULL, NULL},   {"name", F_STRING, 0, 1, 200, NULL, NULL},
-      {"role", F_ENUM, 0, 0, 0, ROLE_VALUES, NULL}, {"agency_id", F_UUID, F_NULLABLE, 0, 0, NULL, NULL},
-      {"active", F_BOOL, 0, 0, 0, NULL, NULL},     {"password", F_STRING, 0, 12, 200, NULL, NULL},
-      {NULL, 0, 0, 0, 0, NULL, NULL}};
+  static const struct field PATCH_FIELDS[] = {{"email", F_EMAIL, 0, 3, 254, NULL, NULL},
+                                              {"name", F_STRING, 0, 1, 200, NULL, NULL},
+                                              {"role", F_ENUM, 0, 0, 0, ROLE_VALUES, NULL},
+                                              {"agency_id", F_UUID, F_NULLABLE, 0, 0, NULL, NULL},
+                                              {"active", F_BOOL, 0, 0, 0, NULL, NULL},
+                                              {"password", F_STRING, 0, 12, 200, NULL, NULL},
+                                              {NULL, 0, 0, 0, 0, NULL, NULL}};
   if (validate_body(r, r->body, PATCH_FIELDS, true) > 0)
     return req_fail(r, P_VALIDATION, NULL, NULL);
   PGresult *current = NULL, *res = NULL;

@@ -1,0 +1,187 @@
+# shellcheck shell=bash
+# script/lib/pg.sh — a private PostgreSQL cluster for script/server and script/test.
+# Sourced, never run. Functions only; nothing happens on source.
+#
+#   pg_bindir                  directory of initdb/pg_ctl/postgres/psql
+#   pg_cluster_user            the OS user the cluster runs as (postgres when root)
+#   pg_as_cluster_user CMD...  runs CMD as that user (runuser when root)
+#   pg_free_port [START]       prints a free TCP port on 127.0.0.1
+#   pg_init DIR                initdb DIR (UTF8, C.UTF-8, trust) unless it already holds a cluster
+#   pg_start DIR PORT [-c name=value ...]
+#                              starts the cluster on 127.0.0.1:PORT, log in DIR/../pg.log,
+#                              socket in DIR/../sock when that path is short enough
+#   pg_stop DIR                stops it (fast shutdown); no-op when it is not running
+#   pg_running DIR             true when the cluster in DIR is running
+#   pg_url DIR PORT [DB]       prints postgresql://USER@127.0.0.1:PORT/DB (DB defaults to postgres)
+#
+# initdb and postgres refuse to run as root (shared/STACK.md): as root everything that touches
+# the cluster runs as the postgres user, and every parent of DIR must be searchable by it.
+
+pg_bindir() {
+  local d
+  d=$(pg_config --bindir 2>/dev/null || true)
+  if [ -n "$d" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then
+    printf '%s\n' "$d"
+    return 0
+  fi
+  if [ -x /usr/lib/postgresql/15/bin/initdb ]; then
+    printf '%s\n' /usr/lib/postgresql/15/bin
+    return 0
+  fi
+  # Any other installed major version, newest first.
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4 -rn); do
+    if [ -x "$d/initdb" ]; then
+      printf '%s\n' "$d"
+      return 0
+    fi
+  done
+  echo "pg.sh: no PostgreSQL server binaries (initdb) found; run script/bootstrap" >&2
+  return 1
+}
+
+pg_cluster_user() {
+  if [ "$(id -u)" -eq 0 ]; then
+    echo postgres
+  else
+    id -un
+  fi
+}
+
+# Runs "$@" as the cluster user, from / so that a private current directory does not matter.
+pg_as_cluster_user() {
+  if [ "$(id -u)" -eq 0 ]; then
+    (cd / && runuser -u postgres -- "$@")
+  else
+    (cd / && "$@")
+  fi
+}
+
+# True when something listens on 127.0.0.1:$1.
+_pg_port_busy() {
+  local port=$1
+  if command -v ss >/dev/null 2>&1; then
+    ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && return 0
+  fi
+  # Fallback (and double check): can we connect?
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+  return 1
+}
+
+# Prints a free port, trying from START (default: random in 20000–59999) upwards.
+pg_free_port() {
+  local start=${1:-$((20000 + (RANDOM * 32768 + RANDOM) % 40000))}
+  local port=$start i
+  for ((i = 0; i < 200; i++)); do
+    if ! _pg_port_busy "$port"; then
+      printf '%s\n' "$port"
+      return 0
+    fi
+    port=$((port + 1))
+    [ "$port" -le 65000 ] || port=20000
+  done
+  echo "pg.sh: no free port found from $start" >&2
+  return 1
+}
+
+# Makes DIR (and its parent's files the cluster writes) belong to the cluster user.
+_pg_own() {
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres:postgres "$@"
+  fi
+}
+
+# Absolute path of $1 (which must exist): the cluster commands run from /.
+_pg_abs() {
+  (cd "$1" && pwd)
+}
+
+_pg_check_access() {
+  local dir=$1
+  if ! pg_as_cluster_user test -x "$dir" -a -w "$dir"; then
+    echo "pg.sh: the user '$(pg_cluster_user)' cannot use $dir." >&2
+    echo "pg.sh: every parent directory must be searchable by it (a clone under a private" >&2
+    echo "pg.sh: home folder is not): move the checkout, or set DATABASE_URL to a server of yours." >&2
+    return 1
+  fi
+}
+
+pg_init() {
+  local dir=$1 bindir
+  bindir=$(pg_bindir) || return 1
+  if [ -f "$dir/PG_VERSION" ]; then
+    return 0
+  fi
+  mkdir -p "$dir"
+  dir=$(_pg_abs "$dir")
+  chmod 700 "$dir"
+  _pg_own "$dir"
+  _pg_check_access "$dir" || return 1
+  pg_as_cluster_user env -u LANG -u LC_ALL "$bindir/initdb" -D "$dir" -E UTF8 \
+    --locale=C.UTF-8 -A trust --no-instructions >"$dir/../initdb.log" 2>&1 || {
+    echo "pg.sh: initdb failed:" >&2
+    cat "$dir/../initdb.log" >&2
+    return 1
+  }
+}
+
+pg_running() {
+  local dir=$1 bindir
+  bindir=$(pg_bindir) || return 1
+  [ -f "$dir/postmaster.pid" ] || return 1
+  dir=$(_pg_abs "$dir")
+  pg_as_cluster_user "$bindir/pg_ctl" -D "$dir" status >/dev/null 2>&1
+}
+
+pg_start() {
+  local dir=$1 port=$2
+  shift 2
+  local bindir parent log sock
+  bindir=$(pg_bindir) || return 1
+  dir=$(_pg_abs "$dir") || return 1
+  parent=$(cd "$dir/.." && pwd)
+  log="$parent/pg.log"
+  if pg_running "$dir"; then
+    echo "pg.sh: a PostgreSQL server is already running on $dir (another script/server?)." >&2
+    echo "pg.sh: if nothing uses it, stop it: $(_pg_stop_hint "$bindir" "$dir")" >&2
+    return 1
+  fi
+  touch "$log"
+  _pg_own "$log"
+  # The socket path (plus "/.s.PGSQL.NNNNN") must stay under ~100 bytes; when the checkout's
+  # path is too long, the cluster listens on TCP only, which is all the scripts use.
+  sock="$parent/sock"
+  if [ "${#sock}" -le 80 ]; then
+    mkdir -p "$sock"
+    _pg_own "$sock"
+  else
+    sock=""
+  fi
+  if ! pg_as_cluster_user "$bindir/pg_ctl" -D "$dir" -l "$log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='$sock' $*" \
+    start >/dev/null; then
+    echo "pg.sh: PostgreSQL did not start; the end of $log:" >&2
+    tail -n 20 "$log" >&2
+    return 1
+  fi
+}
+
+_pg_stop_hint() {
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "runuser -u postgres -- $1/pg_ctl -D $2 stop"
+  else
+    echo "$1/pg_ctl -D $2 stop"
+  fi
+}
+
+pg_stop() {
+  local dir=$1 bindir
+  bindir=$(pg_bindir) || return 1
+  if pg_running "$dir"; then
+    dir=$(_pg_abs "$dir")
+    pg_as_cluster_user "$bindir/pg_ctl" -D "$dir" -m fast -w -t 60 stop >/dev/null
+  fi
+}
+
+pg_url() {
+  printf 'postgresql://%s@127.0.0.1:%s/%s\n' "$(pg_cluster_user)" "$2" "${3:-postgres}"
+}

@@ -1,0 +1,76 @@
+/*
+ * harness.h — what integration tests need: a database of their own (created from
+ * TEST_DATABASE_URL, migrated by the real binary), the real acredita server on a free port,
+ * an HTTP client over a real socket (libcurl), tokens signed with the server's key, and a
+ * log of every response for the contract check (CONTRACT_LOG).
+ *
+ * Typical use, once per test binary (runs in criterion's runner process, so the forked
+ * tests inherit the server):
+ *   ReportHook(PRE_ALL)(struct criterion_test_set *set) { th_boot("users", true); }
+ *   ReportHook(POST_ALL)(struct criterion_global_stats *s) { th_shutdown(); }
+ */
+#ifndef ACREDITA_TEST_HARNESS_H
+#define ACREDITA_TEST_HARNESS_H
+
+#include "acredita.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define TH_JWT_SECRET "integration-test-secret-0123456789abcdef"
+
+struct th_resp {
+  long status;
+  char *body; /* NUL-terminated */
+  size_t len;
+  json_t *json;  /* parsed body when it is JSON, else NULL */
+  char *headers; /* raw header block */
+};
+
+/* Creates (drops first) database acredita_test_<name>, migrates it and, with demo, loads
+ * the demo data; starts the server on it; exports TH_URL, TH_DB_URL for the tests. */
+void th_boot(const char *name, bool demo);
+/* Stops the server started by th_boot. */
+void th_shutdown(void);
+
+/* The server's base URL ("http://127.0.0.1:PORT") and the test database's URL. */
+const char *th_url(void);
+const char *th_db_url(void);
+
+/* Starts another server process on db_url with extra "NAME=value" env entries
+ * (NULL-terminated, may be NULL); returns its pid and writes its port. Waits until /healthz
+ * answers. */
+pid_t th_server_spawn(const char *db_url, const char *const *env, int *port);
+/* Sends sig to pid and waits; returns the exit status (or 128+signal). */
+int th_server_kill(pid_t pid, int sig);
+
+/* Signs a token like the server's (TH_JWT_SECRET). role is a role name; agency may be NULL.
+ * Returns a malloc'd string. */
+char *th_token(const char *role, const char *sub, const char *agency_id);
+/* Tokens of the demo accounts (seeded with fixed ids). Static strings, made once. */
+const char *th_admin(void);
+
+/* One HTTP request to base (NULL: th_url()). headers: NULL-terminated "Name: value" lines.
+ * body may be NULL. Never fails the test by itself: status 0 means no answer. */
+struct th_resp th_req_to(const char *base, const char *method, const char *path, const char *token,
+                         const char *content_type, const char *body, size_t body_len,
+                         const char *const *headers);
+struct th_resp th_req(const char *method, const char *path, const char *token, const char *body,
+                      const char *const *headers);
+/* A response header's value (case-insensitive name), malloc'd, or NULL. */
+char *th_header(const struct th_resp *r, const char *name);
+void th_free(struct th_resp *r);
+
+/* Runs SQL on the test database and returns the first column of the first row (malloc'd),
+ * or NULL when there is none. Fails the test on an SQL error. */
+char *th_sql(const char *sql);
+/* The same, as a number. */
+long th_sql_long(const char *sql);
+
+/* Stops or starts the throwaway PostgreSQL cluster ($TEST_PGCTL stop|start). */
+void th_pgctl(const char *action);
+
+#endif
