@@ -126,3 +126,28 @@ $$;
 CREATE FUNCTION contains_pattern(q text) RETURNS text
   LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
   AS $$ SELECT '%' || replace(replace(replace(fold(q), '\', '\\'), '%', '\%'), '_', '\_') || '%' $$;
+
+-- The change feed's journal (GET /v1/changes). Each audited write of a domain resource adds
+-- a row in its own transaction. Just before COMMIT the transaction takes the next commit
+-- number from feed_clock; the row lock on the clock is held until the commit, so commit
+-- numbers are handed out in commit order and a number, once visible, is never preceded by a
+-- smaller one that becomes visible later. Pollers page by (commit_no, id).
+CREATE TABLE feed_clock (
+  only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+  last bigint NOT NULL
+);
+INSERT INTO feed_clock VALUES (true, 0);
+
+CREATE TABLE changes (
+  id bigserial PRIMARY KEY,
+  commit_no bigint,
+  txid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  at timestamptz NOT NULL DEFAULT now(),
+  resource text NOT NULL,
+  resource_id text NOT NULL,
+  action text NOT NULL CHECK (action IN ('created', 'updated', 'deleted', 'transitioned')),
+  changed text[] NOT NULL
+);
+CREATE INDEX changes_feed ON changes (commit_no, id) WHERE commit_no IS NOT NULL;
+CREATE INDEX changes_unstamped ON changes (txid) WHERE commit_no IS NULL;
+CREATE INDEX changes_at ON changes (at);

@@ -25,10 +25,21 @@ static struct db_stmt IDEM_STORE = {
     " path = EXCLUDED.path, request_hash = EXCLUDED.request_hash, status = EXCLUDED.status,"
     " location = EXCLUDED.location, body = EXCLUDED.body, created_at = now()",
     0};
+/* The audit entry and, for domain resources (not accounts), the change-feed row. */
 static struct db_stmt AUDIT_INSERT = {
     "audit_insert",
-    "INSERT INTO audit (actor, role, request_id, action, resource, resource_id, changes)"
-    " VALUES ($1, $2, $3, $4, $5, $6, json_changes($7::jsonb, $8::jsonb))",
+    "WITH entry AS (INSERT INTO audit"
+    " (actor, role, request_id, action, resource, resource_id, changes)"
+    " VALUES ($1, $2, $3, $4, $5, $6, json_changes($7::jsonb, $8::jsonb)) RETURNING changes)"
+    " INSERT INTO changes (resource, resource_id, action, changed)"
+    " SELECT $5, $6, $4, ARRAY(SELECT jsonb_object_keys(entry.changes) ORDER BY 1) FROM entry"
+    " WHERE $5 NOT IN ('user', 'client') RETURNING id",
+    0};
+static struct db_stmt FEED_STAMP = {
+    "feed_stamp",
+    "WITH tick AS (UPDATE feed_clock SET last = last + 1 RETURNING last)"
+    " UPDATE changes SET commit_no = tick.last FROM tick"
+    " WHERE commit_no IS NULL AND txid = pg_current_xact_id()",
     0};
 
 int db_idem_lock(struct db_conn *c, const char *principal, const char *key) {
@@ -83,6 +94,15 @@ int db_audit(struct db_conn *c, const struct caller *who, const char *request_id
                      before,
                      after};
   PGresult *res = db_exec(c, &AUDIT_INSERT, 8, p);
+  if (res == NULL)
+    return A_ERR;
+  int journaled = PQntuples(res);
+  PQclear(res);
+  return journaled;
+}
+
+int db_feed_stamp(struct db_conn *c) {
+  PGresult *res = db_exec(c, &FEED_STAMP, 0, NULL);
   if (res == NULL)
     return A_ERR;
   PQclear(res);

@@ -21,9 +21,15 @@ int db_idem_find(struct db_conn *c, const char *principal, const char *key,
 int db_idem_store(struct db_conn *c, const char *principal, const char *key, const char *method,
                   const char *path, const char *request_hash, long status, const char *location,
                   const char *body);
-/* Appends an audit entry whose changes are the fields differing between before and after. */
+/* Appends an audit entry whose changes are the fields differing between before and after,
+ * and, unless resource is "user" or "client", a change-feed row. Returns the number of feed
+ * rows written (0 or 1), or A_ERR. */
 int db_audit(struct db_conn *c, const struct caller *who, const char *request_id,
              const char *action, const char *resource, const char *id, const char *before,
              const char *after);
+
+/* Stamps this transaction's feed rows with the next commit number. Called last before
+ * COMMIT: the clock's row lock, held until the commit, orders commit numbers by commit. */
+int db_feed_stamp(struct db_conn *c);
 
 #endif

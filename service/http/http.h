@@ -95,6 +95,7 @@ struct req {
   bool has_body;
   char etag[40];
   bool idempotent_replay;
+  bool journaled; /* a change-feed row was written: stamp it before COMMIT */
 };
 
 /* ----------------------------------------------------------------- server */
@@ -228,8 +229,9 @@ enum problem req_check_if_match(struct req *r, const char *current_json);
 
 /* ------------------------------------------------------------------ audit */
 
-/* Records a write in the audit trail, in the request's transaction. before/after are the
- * JSON representations (NULL for a create's before or a delete's after). */
+/* Records a write in the audit trail and the change feed, in the request's transaction (the
+ * route must have R_TX). before/after are the JSON representations (NULL for a create's
+ * before or a delete's after); action is created, updated, deleted or transitioned. */
 enum problem req_audit(struct req *r, const char *action, const char *resource, const char *id,
                        const char *before, const char *after);
 

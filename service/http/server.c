@@ -415,8 +415,10 @@ enum problem req_audit(struct req *r, const char *action, const char *resource, 
                        const char *before, const char *after) {
   if (req_db(r) == NULL)
     return r->problem;
-  if (db_audit(r->db, &r->caller, r->request_id, action, resource, id, before, after) != A_OK)
+  int journaled = db_audit(r->db, &r->caller, r->request_id, action, resource, id, before, after);
+  if (journaled < 0)
     return problem_from_db(r, r->db);
+  r->journaled |= journaled > 0;
   return P_NONE;
 }
 
@@ -512,6 +514,8 @@ static void run_route(struct req *r) {
     return;
   if (r->problem == P_NONE && key != NULL)
     idempotency_store(r, key);
+  if (r->problem == P_NONE && r->journaled && db_feed_stamp(r->db) != A_OK)
+    problem_from_db(r, r->db);
   if (r->problem != P_NONE) {
     db_rollback(r->db);
   } else if (db_commit(r->db) != A_OK) {
