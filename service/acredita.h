@@ -55,6 +55,7 @@ struct caller {
   char agency_id[40]; /* for agency users; "" otherwise */
   char name[128];
   char scope[512]; /* space-separated scopes of machine clients; "" for people */
+  bool scoped;     /* the token carries a scope claim (machine clients): routes check it */
 };
 
 /* ---------------------------------------------------------------- problems */

@@ -53,7 +53,7 @@ static int cmd_serve(void) {
     }
   }
   if (db_pool_init(g_config.database_url, g_config.db_pool_size) != A_OK ||
-      http_server_start(ALL_ROUTES) != A_OK) {
+      http_server_start(ALL_ROUTES) != A_OK || db_housekeeping_start() != A_OK) {
     log_close();
     return 1;
   }
@@ -61,6 +61,7 @@ static int cmd_serve(void) {
   sigwait(&stop, &sig);
   log_msg(Y_LOG_LEVEL_INFO, NULL, "signal %d: finishing requests in flight", sig);
   http_server_stop(SHUTDOWN_GRACE_MS);
+  db_housekeeping_stop();
   db_pool_close();
   log_msg(Y_LOG_LEVEL_INFO, NULL, "stopped");
   log_close();
@@ -139,6 +140,7 @@ static int cmd_token(int argc, char **argv) {
       break;
     case 'c':
       snprintf(c.scope, sizeof c.scope, "%s", optarg);
+      c.scoped = true;
       break;
     case 't':
       ttl = strtol(optarg, NULL, 10);

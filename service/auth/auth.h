@@ -46,9 +46,10 @@ enum auth_verdict auth_verify_token(const char *token, struct caller *out);
 const char *auth_verdict_text(enum auth_verdict v);
 
 /* Signs a token for c with the configured key: sub, role, name, agency_id (when set), scope
- * (when set), iss, aud, iat, nbf, exp = now + ttl_seconds (AUTH_DEFAULT_TTL when <= 0). Returns a
- * malloc'd string the caller frees with free(), or NULL on failure, which includes a caller whose
- * token would not verify (no sub, anonymous, agency without a UUID agency_id). */
+ * (when set, or empty when c->scoped: a machine client), iss, aud, iat, nbf, exp = now +
+ * ttl_seconds (AUTH_DEFAULT_TTL when <= 0). Returns a malloc'd string the caller frees with free(),
+ * or NULL on failure, which includes a caller whose token would not verify (no sub, anonymous,
+ * agency without a UUID agency_id). */
 char *auth_issue_token(const struct caller *c, long ttl_seconds);
 
 /* The JSON Web Key Set of the public key: {"keys":[{kty,kid,use,alg,n,e | crv,x,y}]}, or

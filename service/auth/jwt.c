@@ -381,6 +381,8 @@ static enum auth_verdict check_claims(const json_t *claims, struct caller *c) {
     copy_utf8_truncated(c->name, sizeof c->name, json_string_value(name));
   if (scope_s != NULL)
     strcpy(c->scope, scope_s);
+  /* A machine client's token always names its scopes, even none: it is limited to them. */
+  c->scoped = !claim_absent(scope);
   return AUTH_OK;
 }
 
@@ -515,7 +517,7 @@ char *auth_issue_token(const struct caller *c, long ttl_seconds) {
       jwt_add_grant(jwt, "role", role_name(c->role)) != 0 ||
       jwt_add_grant(jwt, "name", c->name) != 0 ||
       (c->agency_id[0] != '\0' && jwt_add_grant(jwt, "agency_id", c->agency_id) != 0) ||
-      (c->scope[0] != '\0' && jwt_add_grant(jwt, "scope", c->scope) != 0) ||
+      ((c->scoped || c->scope[0] != '\0') && jwt_add_grant(jwt, "scope", c->scope) != 0) ||
       jwt_add_grant(jwt, "iss", g_config.jwt_issuer) != 0 ||
       jwt_add_grant(jwt, "aud", g_config.jwt_audience) != 0 ||
       jwt_add_grant_int(jwt, "iat", now) != 0 || jwt_add_grant_int(jwt, "nbf", now) != 0 ||

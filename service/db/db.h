@@ -89,6 +89,10 @@ int db_conn_schema_version(struct db_conn *c);
 /* Loads the demo dataset (the files under db/demo) in one transaction; safe to run twice. */
 int db_seed_demo(PGconn *pg, const char *password_hash, const char *secret_hash);
 
+/* Starts and stops the hourly housekeeping thread (feed retention, expired keys). */
+int db_housekeeping_start(void);
+void db_housekeeping_stop(void);
+
 /* Files embedded at build time: migrations, demo data, the OpenAPI document. */
 struct embedded_file {
   const char *name; /* path relative to the repository, e.g. "db/migrations/0001_core.sql" */

@@ -143,7 +143,7 @@ static enum problem authorize(struct req *r) {
                     "El rol %s no puede hacer esto.", role_name(r->caller.role));
   }
   /* Machine clients carry scopes; people are governed by their role alone. */
-  if (rt->scope != NULL && r->caller.scope[0] != '\0' && !has_scope(r->caller.scope, rt->scope))
+  if (rt->scope != NULL && r->caller.scoped && !has_scope(r->caller.scope, rt->scope))
     return req_fail(r, P_FORBIDDEN, "The token lacks the scope %s.",
                     "Al token le falta el alcance %s.", rt->scope);
   return P_NONE;
@@ -180,7 +180,7 @@ static const char *const LIST_PARAMS[] = {"limit", "cursor",        "sort",
 
 static const struct qparam *find_qparam(const struct route *rt, const char *name) {
   for (const struct qparam *p = rt->query; p != NULL && p->name != NULL; p++)
-    if (strcmp(p->name, name) == 0)
+    if (p->type != Q_PATH && strcmp(p->name, name) == 0)
       return p;
   return NULL;
 }

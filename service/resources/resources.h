@@ -9,6 +9,7 @@ extern const struct route_table TOKEN_ROUTES;
 extern const struct route_table USER_ROUTES;
 extern const struct route_table CLIENT_ROUTES;
 extern const struct route_table ME_ROUTES;
+extern const struct route_table CHANGE_ROUTES;
 
 /* Every table, NULL-terminated. */
 extern const struct route_table *const ALL_ROUTES[];

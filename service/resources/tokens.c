@@ -151,6 +151,7 @@ static enum problem client_grant(struct req *r) {
     c.role = role_from_name(PQgetvalue(res, 0, 1));
     snprintf(c.name, sizeof c.name, "%s", PQgetvalue(res, 0, 2));
     snprintf(c.scope, sizeof c.scope, "%s", PQgetvalue(res, 0, 5));
+    c.scoped = true;
   }
   PQclear(res);
   if (record_outcome(r, account, ok) != P_NONE)

@@ -173,6 +173,17 @@ char *th_token(const char *role, const char *sub, const char *agency_id) {
   return auth_issue_token(&c, 600);
 }
 
+char *th_client_token(const char *role, const char *sub, const char *scope) {
+  pthread_once(&keys_once, keys_init);
+  struct caller c;
+  memset(&c, 0, sizeof c);
+  c.role = role_from_name(role);
+  snprintf(c.sub, sizeof c.sub, "%s", sub);
+  snprintf(c.scope, sizeof c.scope, "%s", scope);
+  c.scoped = true;
+  return auth_issue_token(&c, 600);
+}
+
 const char *th_admin(void) {
   static char *t;
   if (t == NULL)

@@ -50,6 +50,8 @@ int th_server_kill(pid_t pid, int sig);
 /* Signs a token like the server's (TH_JWT_SECRET). role is a role name; agency may be NULL.
  * Returns a malloc'd string. */
 char *th_token(const char *role, const char *sub, const char *agency_id);
+/* A machine client's token: limited to scope (space-separated, may be ""). */
+char *th_client_token(const char *role, const char *sub, const char *scope);
 /* Tokens of the demo accounts (seeded with fixed ids). Static strings, made once. */
 const char *th_admin(void);
 

@@ -1,0 +1,137 @@
+/*
+ * changes.c — GET /v1/changes: the change feed for pollers.
+ *
+ * Rows are written by req_audit() in the transaction of each change and stamped with a commit
+ * number just before COMMIT (db/records.c), so paging by (commit_no, id) gives every committed
+ * change exactly once, in commit order, however many writers commit at once. The cursor is
+ * opaque and MAC'd like list cursors, bound to the resource filter. At the end of the feed
+ * next_cursor repeats the cursor (poll again later); an empty poll is cheap and answers 304
+ * to If-None-Match. Feed rows are kept at least 90 days (housekeeping purges after 100); a
+ * cursor older than the purge horizon answers 410 with how to resync.
+ */
+#include "resources/resources.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FEED_DEFAULT_LIMIT 100
+#define FEED_MAX_LIMIT 1000
+#define FEED_CURSOR_ID_MAX "9223372036854775807"
+
+static struct db_stmt FEED_PAGE = {
+    "feed_page",
+    "SELECT rfc3339(c.at), c.resource, c.resource_id, c.action,"
+    " array_to_json(CASE WHEN $4::text = 'partner'"
+    "   THEN ARRAY(SELECT f FROM unnest(c.changed) f WHERE f = ANY (public_agency_fields())"
+    "              ORDER BY f)"
+    "   ELSE c.changed END)::text,"
+    " c.commit_no, c.id"
+    " FROM changes c"
+    " WHERE c.commit_no IS NOT NULL AND (c.commit_no, c.id) > ($1::bigint, $2::bigint)"
+    " AND ($3::text IS NULL OR c.resource = $3::text)"
+    " AND ($4::text <> 'partner' OR (c.resource = 'agency'"
+    "      AND c.changed && public_agency_fields()))"
+    " ORDER BY c.commit_no, c.id LIMIT $5::int",
+    0};
+/* The end of the feed (last committed stamp) and the purge horizon. */
+static struct db_stmt FEED_BOUNDS = {"feed_bounds", "SELECT last, purged_through FROM feed_clock",
+                                     0};
+
+static char *feed_cursor(const char *commit_no, const char *id, const char *binding) {
+  char key[64];
+  snprintf(key, sizeof key, "%s:%s", commit_no, id);
+  /* The cursor codec wants a UUID-shaped id; the position lives in the key. */
+  return cursor_encode(key, "00000000-0000-4000-8000-000000000000", binding);
+}
+
+static bool parse_position(const char *key, long long *commit_no, long long *id) {
+  char tail;
+  return sscanf(key, "%lld:%lld%c", commit_no, id, &tail) == 2 && *commit_no >= 0 && *id >= 0;
+}
+
+static enum problem changes_list(struct req *r) {
+  const char *after = req_query_value(r, "after");
+  const char *resource = req_query_value(r, "resource");
+  const char *lv = req_query_value(r, "limit");
+  long limit = lv ? strtol(lv, NULL, 10) : FEED_DEFAULT_LIMIT;
+  if (limit < 1 || limit > FEED_MAX_LIMIT) {
+    req_field_error(r, "/query/limit", "out_of_range", "1..1000");
+    return req_fail(r, P_INVALID_QUERY, NULL, NULL);
+  }
+  char binding[96];
+  snprintf(binding, sizeof binding, "changes|%s", resource ? resource : "");
+
+  PGresult *bounds = req_exec(r, &FEED_BOUNDS, 0, NULL), *res = NULL;
+  if (bounds == NULL)
+    return r->problem;
+  long long last = atoll(PQgetvalue(bounds, 0, 0)), purged = atoll(PQgetvalue(bounds, 0, 1));
+  PQclear(bounds);
+
+  long long pos_commit = purged, pos_id = 0;
+  if (after != NULL && strcmp(after, "now") == 0) {
+    pos_commit = last;
+    pos_id = atoll(FEED_CURSOR_ID_MAX);
+  } else if (after != NULL) {
+    char *key = NULL, *unused = NULL;
+    bool ok = cursor_decode(after, binding, &key, &unused) == A_OK &&
+              parse_position(key, &pos_commit, &pos_id);
+    free(key);
+    free(unused);
+    if (!ok) {
+      req_field_error(r, "/query/after", "invalid_cursor", NULL);
+      return req_fail(r, P_INVALID_QUERY, NULL, NULL);
+    }
+    if (pos_commit < purged)
+      return req_fail(r, P_GONE,
+                      "This cursor is older than the feed's retention (at least 90 days). "
+                      "Resync: read the resources in full, then poll from ?after=now.",
+                      "Este cursor es anterior a la retención del feed (al menos 90 días). "
+                      "Resincronice: lea los recursos completos y luego consulte desde "
+                      "?after=now.");
+  }
+
+  char c_text[24], i_text[24], l_text[24];
+  snprintf(c_text, sizeof c_text, "%lld", pos_commit);
+  snprintf(i_text, sizeof i_text, "%lld", pos_id);
+  snprintf(l_text, sizeof l_text, "%ld", limit);
+  const char *p[] = {c_text, i_text, resource, role_name(r->caller.role), l_text};
+  res = req_exec(r, &FEED_PAGE, 5, p);
+  if (res == NULL)
+    return r->problem;
+
+  json_t *data = json_array();
+  int rows = PQntuples(res);
+  for (int i = 0; i < rows; i++) {
+    char *cur = feed_cursor(PQgetvalue(res, i, 5), PQgetvalue(res, i, 6), binding);
+    json_array_append_new(data,
+                          json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "cursor", cur, "at",
+                                    PQgetvalue(res, i, 0), "resource", PQgetvalue(res, i, 1), "id",
+                                    PQgetvalue(res, i, 2), "action", PQgetvalue(res, i, 3),
+                                    "changed", json_loads(PQgetvalue(res, i, 4), 0, NULL)));
+    free(cur);
+  }
+  /* The next poll starts after the last row seen, or where this one started. */
+  char *next =
+      rows > 0 ? feed_cursor(PQgetvalue(res, rows - 1, 5), PQgetvalue(res, rows - 1, 6), binding)
+               : feed_cursor(c_text, i_text, binding);
+  PQclear(res);
+  json_t *body = json_pack("{s:o,s:s}", "data", data, "next_cursor", next);
+  free(next);
+  return reply_jansson(r, 200, body);
+}
+
+static const char *const RESOURCE_VALUES[] = {"agency",     "transition",   "standard",
+                                              "compliance", "task",         "webinar",
+                                              "workshop",   "registration", NULL};
+static const struct qparam CHANGES_QUERY[] = {{"after", Q_STRING, false, NULL},
+                                              {"limit", Q_INT, false, NULL},
+                                              {"resource", Q_ENUM, false, RESOURCE_VALUES},
+                                              {NULL, 0, false, NULL}};
+
+static const struct route ROUTES[] = {{"GET", "/v1/changes",
+                                       ROLE_ADMIN | ROLE_INL | ROLE_COALITION | ROLE_PARTNER,
+                                       changes_list, 0, CHANGES_QUERY, "changes:read"},
+                                      {NULL, NULL, 0, NULL, 0, NULL, NULL}};
+
+const struct route_table CHANGE_ROUTES = {"changes", ROUTES};
