@@ -12,20 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <time.h>
 #include <yder.h>
-
-void log_init(void) {
-  y_init_logs("acredita", Y_LOG_MODE_CONSOLE, (unsigned long)g_config.log_level, NULL,
-              "acredita starting");
-}
-
-void log_close(void) {
-  y_close_logs();
-}
-
-bool log_enabled(unsigned long level) {
-  return level <= (unsigned long)g_config.log_level;
-}
 
 static const char *level_name(unsigned long level) {
   switch (level) {
@@ -40,9 +28,44 @@ static const char *level_name(unsigned long level) {
   }
 }
 
+/* yder's console mode prefixes each line and writes to stdout; the callback writes exactly
+ * one line per entry to stderr: "time level message", or the JSON object alone. */
+static void write_line(void *cls, const char *app, const time_t date, const unsigned long level,
+                       const char *message) {
+  (void)cls;
+  (void)app;
+  char stamp[32];
+  struct tm tm;
+  gmtime_r(&date, &tm);
+  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (g_config.log_format == LOG_FORMAT_JSON)
+    fprintf(stderr, "%s\n", message);
+  else
+    fprintf(stderr, "%s %s %s\n", stamp, level_name(level), message);
+}
+
+void log_init(void) {
+  y_init_logs("acredita", Y_LOG_MODE_CALLBACK, (unsigned long)g_config.log_level, NULL, NULL);
+  y_set_logs_callback(write_line, NULL, NULL);
+}
+
+void log_close(void) {
+  y_close_logs();
+}
+
+bool log_enabled(unsigned long level) {
+  return level <= (unsigned long)g_config.log_level;
+}
+
 /* Writes one finished line: JSON objects are rendered compactly, text is given as is. */
 static void emit(unsigned long level, json_t *obj, const char *text) {
   if (g_config.log_format == LOG_FORMAT_JSON) {
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(obj, "time", json_string(stamp));
     json_object_set_new(obj, "level", json_string(level_name(level)));
     char *line = json_dumps(obj, JSON_COMPACT);
     if (line != NULL) {

@@ -38,7 +38,6 @@ static int cmd_serve(void) {
   sigaddset(&stop, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop, NULL);
   signal(SIGPIPE, SIG_IGN);
-  log_init();
 
   /* Refuse a schema newer than this binary knows; an older one is reported by /readyz. */
   PGconn *pg = db_connect(g_config.database_url);
@@ -48,10 +47,10 @@ static int cmd_serve(void) {
     if (have > db_known_schema_version()) {
       fprintf(stderr, "acredita: DATABASE_URL: schema version %d is newer than this build (%d)\n",
               have, db_known_schema_version());
-      log_close();
       return 1;
     }
   }
+  log_init();
   if (db_pool_init(g_config.database_url, g_config.db_pool_size) != A_OK ||
       http_server_start(ALL_ROUTES) != A_OK || db_housekeeping_start() != A_OK) {
     log_close();

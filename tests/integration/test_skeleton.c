@@ -622,3 +622,78 @@ Test(clients, secret_shown_once_then_usable) {
   free(secret);
   free(id);
 }
+
+/* ------------------------------------------------------------- operation */
+
+Test(operation, json_access_log_with_request_id) {
+  const char *const env[] = {"LOG_FORMAT=json", "LOG_LEVEL=info",
+                             "TH_STDERR=/tmp/acredita-skeleton-json.log", NULL};
+  int port;
+  pid_t pid = th_server_spawn(th_db_url(), env, &port);
+  char base[64];
+  snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
+  const char *const h[] = {"X-Request-Id: json-log-check", "X-Forwarded-For: 203.0.113.7", NULL};
+  struct th_resp r = th_req_to(base, "GET", "/v1/users?limit=1", th_admin(), NULL, NULL, 0, h);
+  cr_assert_eq(r.status, 200);
+  th_free(&r);
+  cr_assert_eq(th_server_kill(pid, SIGTERM), 0);
+  FILE *f = fopen("/tmp/acredita-skeleton-json.log", "r");
+  cr_assert_not_null(f);
+  char line[4096];
+  bool found = false;
+  while (fgets(line, sizeof line, f) != NULL) {
+    char *brace = strchr(line, '{');
+    json_t *o = brace ? json_loads(brace, 0, NULL) : NULL;
+    if (o != NULL && jstr(o, "request_id") &&
+        strcmp(jstr(o, "request_id"), "json-log-check") == 0) {
+      found = true;
+      cr_assert_str_eq(jstr(o, "method"), "GET");
+      cr_assert_str_eq(jstr(o, "path"), "/v1/users");
+      cr_assert_eq(json_integer_value(json_object_get(o, "status")), 200);
+      cr_assert_gt(json_integer_value(json_object_get(o, "bytes")), 0);
+      cr_assert_not_null(json_object_get(o, "ms"));
+      cr_assert_str_eq(jstr(o, "client"), "203.0.113.7");
+    }
+    json_decref(o);
+  }
+  fclose(f);
+  remove("/tmp/acredita-skeleton-json.log");
+  cr_assert(found, "no JSON access-log line for the request");
+}
+
+Test(operation, migrate_twice_and_newer_schema_refused) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "DATABASE_URL='%s' '%s' migrate >/dev/null 2>&1", th_db_url(),
+           getenv("ACREDITA_BIN"));
+  cr_assert_eq(system(cmd), 0, "migrate is idempotent");
+  free(th_sql("INSERT INTO schema_migrations (version, name) VALUES (9999, 'from the future')"));
+  snprintf(cmd, sizeof cmd, "DATABASE_URL='%s' JWT_SECRET=%s PORT=0 '%s' serve 2>&1", th_db_url(),
+           TH_JWT_SECRET, getenv("ACREDITA_BIN"));
+  FILE *p = popen(cmd, "r");
+  char line[512] = "";
+  cr_assert(fgets(line, sizeof line, p) != NULL);
+  int rc = pclose(p);
+  free(th_sql("DELETE FROM schema_migrations WHERE version = 9999"));
+  cr_assert_neq(rc, 0);
+  cr_assert(strstr(line, "newer"), "%s", line);
+}
+
+Test(operation, user_create_command) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "echo 'a long enough password' | DATABASE_URL='%s' '%s' user create --email "
+           "Cli.User@example.mx --role inl --name 'Desde la consola' --password-stdin",
+           th_db_url(), getenv("ACREDITA_BIN"));
+  FILE *p = popen(cmd, "r");
+  char id[64] = "";
+  cr_assert(fgets(id, sizeof id, p) != NULL);
+  cr_assert_eq(pclose(p), 0);
+  id[strcspn(id, "\n")] = '\0';
+  cr_assert(uuid_valid(id), "%s", id);
+  struct th_resp r = th_req("POST", "/v1/auth/token", NULL,
+                            "{\"grant_type\":\"password\",\"email\":\"cli.user@example.mx\","
+                            "\"password\":\"a long enough password\"}",
+                            NULL);
+  cr_assert_eq(r.status, 200, "%s", r.body);
+  th_free(&r);
+}

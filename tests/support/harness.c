@@ -94,6 +94,9 @@ pid_t th_server_spawn(const char *db_url, const char *const *env, int *port) {
       setenv("LOG_LEVEL", "warning", 1);
     for (const char *const *e = env; e != NULL && *e != NULL; e++)
       putenv(strdup(*e));
+    const char *log = getenv("TH_STDERR");
+    if (log != NULL && freopen(log, "w", stderr) == NULL)
+      _exit(126);
     const char *bin = env_or_die("ACREDITA_BIN");
     execl(bin, bin, "serve", (char *)NULL);
     _exit(127);

@@ -41,8 +41,8 @@ const char *th_url(void);
 const char *th_db_url(void);
 
 /* Starts another server process on db_url with extra "NAME=value" env entries
- * (NULL-terminated, may be NULL); returns its pid and writes its port. Waits until /healthz
- * answers. */
+ * (NULL-terminated, may be NULL; TH_STDERR=path sends its stderr to a file); returns its pid and
+ * writes its port. Waits until /healthz answers. */
 pid_t th_server_spawn(const char *db_url, const char *const *env, int *port);
 /* Sends sig to pid and waits; returns the exit status (or 128+signal). */
 int th_server_kill(pid_t pid, int sig);
