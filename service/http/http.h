@@ -31,8 +31,11 @@
 struct req;
 typedef enum problem (*handler_fn)(struct req *r);
 
-/* What kind of query parameter; values are checked before the handler runs. */
-enum qtype { Q_STRING, Q_UUID, Q_BOOL, Q_INT, Q_DATE, Q_DATETIME, Q_ENUM };
+/* What kind of query parameter; values are checked before the handler runs. Q_PATH binds
+ * the path parameter of that name (":id") in the parameter's place, so that a nested list
+ * (/v1/agencies/:id/tasks) gets it like a filter and its cursors are bound to it; it is never
+ * read from the query string, and the handler checks its value. */
+enum qtype { Q_STRING, Q_UUID, Q_BOOL, Q_INT, Q_DATE, Q_DATETIME, Q_ENUM, Q_PATH };
 
 struct qparam {
   const char *name;
@@ -250,5 +253,17 @@ void validate_format_init(void);
 
 /* True when s[0..len) is valid UTF-8 without NUL bytes. */
 bool utf8_valid(const char *s, size_t len);
+
+/* ------------------------------------------------------------ url decoding */
+
+/* Decodes s[0..len) of a query string or form ('+' is a space, %XX a byte). Returns a
+ * malloc'd string the caller frees, or NULL when it would contain a NUL byte (%00). */
+char *url_decode(const char *s, size_t len);
+/* Splits a query string (without the '?') into decoded name/value pairs in order: '&'
+ * separates pairs (empty ones are skipped), the first '=' separates name and value (a name
+ * alone has the value ""). Returns A_OK with *out malloc'd (free with query_pairs_free), or
+ * A_ERR with *out NULL when a name or value is not valid UTF-8 or holds a NUL byte. */
+int query_split(const char *qs, struct qpair **out, size_t *n);
+void query_pairs_free(struct qpair *pairs, size_t n);
 
 #endif

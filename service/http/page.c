@@ -42,12 +42,17 @@ static char *b64url(const unsigned char *data, size_t len) {
   return (char *)out;
 }
 
+/* Decodes unpadded base64url; malloc'd with a NUL after the data, or NULL. liborcania 2.3.2
+ * must only see strict base64url: it reports a size of SIZE_MAX for "==" and writes whole
+ * 3-byte groups, up to 2 bytes past the size it reports (both found by tests/fuzz). */
 static unsigned char *unb64url(const char *s, size_t *len) {
-  size_t cap = 0;
-  if (!o_base64url_decode((const unsigned char *)s, strlen(s), NULL, &cap))
+  static const char ALPHABET[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  size_t n = strlen(s), cap = 0, room = (n + 3) / 4 * 3;
+  if (n == 0 || n % 4 == 1 || strspn(s, ALPHABET) != n ||
+      !o_base64url_decode((const unsigned char *)s, n, NULL, &cap) || cap > room)
     return NULL;
-  unsigned char *out = malloc(cap + 1);
-  if (out == NULL || !o_base64url_decode((const unsigned char *)s, strlen(s), out, &cap)) {
+  unsigned char *out = malloc(room + 1);
+  if (out == NULL || !o_base64url_decode((const unsigned char *)s, n, out, &cap) || cap > room) {
     free(out);
     return NULL;
   }

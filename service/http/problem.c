@@ -96,6 +96,7 @@ static const struct code_message FIELD_MESSAGES[] = {
     {"not_found", "does not exist", "no existe"},
     {"invalid", "is not valid: %s", "no es válido: %s"},
     {"not_allowed", "may not be set by this role", "no puede ser modificado por este rol"},
+    {"read_only", "is read-only", "es de solo lectura"},
 };
 
 long problem_status(enum problem kind) {
@@ -118,6 +119,23 @@ enum problem req_fail(struct req *r, enum problem kind, const char *en, const ch
   return kind;
 }
 
+/* Replaces every byte of s that is not part of a valid UTF-8 character with '?': texts that
+ * quote the request (its path, a cut-short pointer) must still render as JSON, or json_pack
+ * fails and the answer goes out as an empty 200 (found by tests/integration/test_hostile.c
+ * and tests/fuzz). */
+static void utf8_scrub(char *s) {
+  for (size_t i = 0; s[i] != '\0';) {
+    unsigned char c = (unsigned char)s[i];
+    size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : 4;
+    if (strnlen(s + i, n) == n && utf8_valid(s + i, n)) {
+      i += n;
+    } else {
+      s[i] = '?';
+      i++;
+    }
+  }
+}
+
 void req_field_error(struct req *r, const char *pointer, const char *code, const char *arg) {
   const char *fmt = code;
   for (size_t i = 0; i < sizeof FIELD_MESSAGES / sizeof *FIELD_MESSAGES; i++)
@@ -130,10 +148,16 @@ void req_field_error(struct req *r, const char *pointer, const char *code, const
     snprintf(msg, sizeof msg, "%.*s%s%s", (int)(hole - fmt), fmt, arg ? arg : "", hole + 2);
   else
     snprintf(msg, sizeof msg, "%s", fmt);
+  /* A pointer or message cut short by a fixed buffer may end inside a UTF-8 character;
+   * json_pack would refuse it and the error would be lost (found by tests/fuzz). */
+  char field[512];
+  snprintf(field, sizeof field, "%s", pointer);
+  utf8_scrub(field);
+  utf8_scrub(msg);
   if (r->errors == NULL)
     r->errors = json_array();
   json_array_append_new(r->errors,
-                        json_pack("{s:s,s:s,s:s}", "field", pointer, "code", code, "message", msg));
+                        json_pack("{s:s,s:s,s:s}", "field", field, "code", code, "message", msg));
 }
 
 enum problem problem_from_db(struct req *r, const struct db_conn *c) {
@@ -179,10 +203,13 @@ void problem_render(struct req *r) {
 
   char type[128];
   snprintf(type, sizeof type, PROBLEM_BASE "%s", p->slug);
+  char *instance = strdup(r->in->url_path ? r->in->url_path : "");
+  utf8_scrub(instance);
+  utf8_scrub(r->detail);
   json_t *doc = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "type", type, "title",
                           pick(r, p->title_en, p->title_es), "status", (json_int_t)p->status,
-                          "detail", r->detail, "instance", r->in->url_path ? r->in->url_path : "",
-                          "request_id", r->request_id);
+                          "detail", r->detail, "instance", instance, "request_id", r->request_id);
+  free(instance);
   if (p->oauth_error != NULL)
     json_object_set_new(doc, "error", json_string(p->oauth_error));
   /* errors[] only on 400 and 422 (API.md §10). */

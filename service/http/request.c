@@ -46,6 +46,10 @@ const char *req_query_value(const struct req *r, const char *name) {
 }
 
 char *req_query_sql(const struct req *r, const struct qparam *p) {
+  if (p->type == Q_PATH) {
+    const char *v = req_path_param(r, p->name);
+    return v ? strdup(v) : NULL;
+  }
   if (!p->repeat) {
     const char *v = req_query_value(r, p->name);
     return v ? strdup(v) : NULL;

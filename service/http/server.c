@@ -12,7 +12,6 @@
 #include "db/records.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <orcania.h>
@@ -151,30 +150,6 @@ static enum problem authorize(struct req *r) {
 
 /* ------------------------------------------------------------------ query */
 
-static char *percent_decode(const char *s, size_t len) {
-  char *out = malloc(len + 1);
-  size_t j = 0;
-  for (size_t i = 0; i < len; i++) {
-    if (s[i] == '+') {
-      out[j++] = ' ';
-    } else if (s[i] == '%' && i + 2 < len && isxdigit((unsigned char)s[i + 1]) &&
-               isxdigit((unsigned char)s[i + 2])) {
-      char hex[3] = {s[i + 1], s[i + 2], 0};
-      out[j++] = (char)strtol(hex, NULL, 16);
-      i += 2;
-    } else {
-      out[j++] = s[i];
-    }
-  }
-  out[j] = '\0';
-  /* A %00 makes the string shorter than j: treat as invalid by the UTF-8 check's caller. */
-  if (strlen(out) != j) {
-    free(out);
-    return NULL;
-  }
-  return out;
-}
-
 static const char *const LIST_PARAMS[] = {"limit", "cursor",        "sort",
                                           "count", "updated_since", NULL};
 
@@ -191,37 +166,14 @@ static enum problem parse_query(struct req *r) {
   const char *q = strchr(r->in->http_url, '?');
   if (q == NULL || q[1] == '\0')
     return P_NONE;
-  q++;
-  size_t cap = 1;
-  for (const char *p = q; *p; p++)
-    cap += *p == '&';
-  r->query = calloc(cap, sizeof *r->query);
+  if (query_split(q + 1, &r->query, &r->nquery) != A_OK)
+    return req_fail(r, P_BAD_REQUEST, "The query string is not valid UTF-8.",
+                    "La cadena de consulta no es UTF-8 válido.");
   int errs = 0;
   char ptr[160];
-  for (const char *p = q; *p;) {
-    const char *end = strchr(p, '&');
-    size_t len = end ? (size_t)(end - p) : strlen(p);
-    const char *eq = memchr(p, '=', len);
-    size_t nlen = eq ? (size_t)(eq - p) : len;
-    char *name = percent_decode(p, nlen);
-    char *value = eq ? percent_decode(eq + 1, len - nlen - 1) : strdup("");
-    p += len + (end ? 1 : 0);
-    if (nlen == 0 && len == 0) {
-      free(name);
-      free(value);
-      continue;
-    }
-    if (name == NULL || value == NULL || !utf8_valid(name, strlen(name)) ||
-        !utf8_valid(value, strlen(value))) {
-      free(name);
-      free(value);
-      return req_fail(r, P_BAD_REQUEST, "The query string is not valid UTF-8.",
-                      "La cadena de consulta no es UTF-8 válido.");
-    }
+  for (size_t k = 0; k < r->nquery; k++) {
+    const char *name = r->query[k].name, *value = r->query[k].value;
     snprintf(ptr, sizeof ptr, "/query/%.100s", name);
-    r->query[r->nquery].name = name;
-    r->query[r->nquery].value = value;
-    r->nquery++;
 
     bool listp = false;
     for (int i = 0; LIST_PARAMS[i] != NULL; i++)
@@ -233,7 +185,7 @@ static enum problem parse_query(struct req *r) {
       continue;
     }
     bool repeated = false;
-    for (size_t i = 0; i + 1 < r->nquery; i++)
+    for (size_t i = 0; i < k; i++)
       repeated |= strcmp(r->query[i].name, name) == 0;
     if (repeated && !(spec != NULL && spec->repeat)) {
       req_field_error(r, ptr, "repeated", NULL);
@@ -286,8 +238,8 @@ static json_t *parse_form(const char *body, size_t len) {
     size_t plen = amp ? (size_t)(amp - p) : (size_t)(stop - p);
     const char *eq = memchr(p, '=', plen);
     if (eq != NULL) {
-      char *k = percent_decode(p, (size_t)(eq - p));
-      char *v = percent_decode(eq + 1, plen - (size_t)(eq - p) - 1);
+      char *k = url_decode(p, (size_t)(eq - p));
+      char *v = url_decode(eq + 1, plen - (size_t)(eq - p) - 1);
       if (k == NULL || v == NULL || !utf8_valid(v, strlen(v)) || !utf8_valid(k, strlen(k))) {
         free(k);
         free(v);
@@ -572,11 +524,7 @@ static void finish(struct req *r, double started) {
 
   json_decref(r->body);
   json_decref(r->errors);
-  for (size_t i = 0; i < r->nquery; i++) {
-    free(r->query[i].name);
-    free(r->query[i].value);
-  }
-  free(r->query);
+  query_pairs_free(r->query, r->nquery);
 }
 
 static int dispatch(const struct _u_request *in, struct _u_response *out, void *user_data) {

@@ -1,5 +1,17 @@
 /* registry.c — the list of route tables the server serves. */
 #include "resources/resources.h"
 
+/* One table per line, so that adding a resource is a one-line change. */
+// clang-format off
 const struct route_table *const ALL_ROUTES[] = {
-    &SERVICE_ROUTES, &TOKEN_ROUTES, &USER_ROUTES, &CLIENT_ROUTES, &ME_ROUTES, &CHANGE_ROUTES, NULL};
+    &SERVICE_ROUTES,
+    &TOKEN_ROUTES,
+    &USER_ROUTES,
+    &CLIENT_ROUTES,
+    &ME_ROUTES,
+    &CHANGE_ROUTES,
+    &WEBINAR_ROUTES,
+    &WORKSHOP_ROUTES,
+    NULL,
+};
+// clang-format on

@@ -10,6 +10,8 @@ extern const struct route_table USER_ROUTES;
 extern const struct route_table CLIENT_ROUTES;
 extern const struct route_table ME_ROUTES;
 extern const struct route_table CHANGE_ROUTES;
+extern const struct route_table WEBINAR_ROUTES;
+extern const struct route_table WORKSHOP_ROUTES;
 
 /* Every table, NULL-terminated. */
 extern const struct route_table *const ALL_ROUTES[];

@@ -98,12 +98,19 @@ pid_t th_server_spawn(const char *db_url, const char *const *env, int *port) {
     if (log != NULL && freopen(log, "w", stderr) == NULL)
       _exit(126);
     const char *bin = env_or_die("ACREDITA_BIN");
-    execl(bin, bin, "serve", (char *)NULL);
+    /* ACREDITA_WRAPPER runs the server under another program (script/test: valgrind). */
+    const char *wrapper = getenv("ACREDITA_WRAPPER");
+    if (wrapper != NULL && *wrapper != '\0')
+      execl(wrapper, wrapper, bin, "serve", (char *)NULL);
+    else
+      execl(bin, bin, "serve", (char *)NULL);
     _exit(127);
   }
   char base[64];
   snprintf(base, sizeof base, "http://127.0.0.1:%d", *port);
-  for (int i = 0; i < 500; i++) {
+  /* 5 s, or 60 s under a wrapper (valgrind starts slowly). */
+  int tries = getenv("ACREDITA_WRAPPER") != NULL ? 6000 : 500;
+  for (int i = 0; i < tries; i++) {
     struct th_resp r = th_req_to(base, "GET", "/healthz", NULL, NULL, NULL, 0, NULL);
     long st = r.status;
     th_free(&r);
