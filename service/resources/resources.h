@@ -10,6 +10,9 @@ extern const struct route_table USER_ROUTES;
 extern const struct route_table CLIENT_ROUTES;
 extern const struct route_table ME_ROUTES;
 extern const struct route_table CHANGE_ROUTES;
+extern const struct route_table STANDARD_ROUTES;
+extern const struct route_table COMPLIANCE_ROUTES;
+extern const struct route_table TASK_ROUTES;
 extern const struct route_table WEBINAR_ROUTES;
 extern const struct route_table WORKSHOP_ROUTES;
 
