@@ -26,7 +26,8 @@ static const char USAGE[] =
     "       acredita seed-demo\n"
     "       acredita token --sub ID --role ROLE [--agency ID] [--name NAME] [--ttl SECONDS]\n"
     "       acredita user create --email EMAIL --role ROLE [--name NAME] [--agency ID]"
-    " --password-stdin\n";
+    " --password-stdin\n"
+    "       acredita routes   (method, path, roles and scope of every route)\n";
 
 static int cmd_serve(void) {
   if (config_load(true, true) != A_OK || auth_init() != A_OK)
@@ -245,6 +246,10 @@ int main(int argc, char **argv) {
     return cmd_token(argc - 1, argv + 1);
   if (strcmp(cmd, "user") == 0 && argc > 2 && strcmp(argv[2], "create") == 0)
     return cmd_user_create(argc - 2, argv + 2);
+  if (strcmp(cmd, "routes") == 0) {
+    http_routes_describe(ALL_ROUTES, stdout);
+    return 0;
+  }
   if (strcmp(cmd, "--version") == 0) {
     printf("acredita %s\n", ACREDITA_VERSION);
     return 0;

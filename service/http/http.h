@@ -17,6 +17,7 @@
 #include "db/db.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <ulfius.h>
 
 /* Largest request body accepted by default, in bytes. */
@@ -63,7 +64,8 @@ struct route {
   handler_fn handler;
   unsigned flags;
   const struct qparam *query; /* allowed query parameters, ended by {NULL}; NULL for none */
-  const char *scope;          /* scope a machine client's token must carry, or NULL */
+  const char *scope; /* scope a machine client's token must carry; NULL: "<table name>:read"
+                        for GET, ":write" otherwise (none for the service, tokens, me tables) */
 };
 
 /* A table of routes ended by an entry with method == NULL. */
@@ -98,7 +100,8 @@ struct req {
   bool has_body;
   char etag[40];
   bool idempotent_replay;
-  bool journaled; /* a change-feed row was written: stamp it before COMMIT */
+  bool journaled;    /* a change-feed row was written: stamp it before COMMIT */
+  const char *scope; /* the scope a machine client needs here ("" for none) */
 };
 
 /* ----------------------------------------------------------------- server */
@@ -107,6 +110,10 @@ struct req {
 int http_server_start(const struct route_table *const *tables);
 /* Stops accepting, waits up to grace_ms for requests in flight, then stops. */
 void http_server_stop(int grace_ms);
+/* The scope a route needs: its own, or derived from its table's name and its method. */
+void route_scope(const struct route_table *table, const struct route *rt, char *out, size_t cap);
+/* Prints every route as "METHOD<TAB>PATH<TAB>roles<TAB>scope" lines (acredita routes). */
+void http_routes_describe(const struct route_table *const *tables, FILE *out);
 /* The port actually bound (useful with PORT=0). */
 int http_server_port(void);
 

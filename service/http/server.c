@@ -26,6 +26,12 @@
 #include <yder.h>
 
 static struct _u_instance instance;
+/* Each served route with the scope a machine client needs for it (see route_scope()). */
+struct bound_route {
+  const struct route *route;
+  char scope[64];
+};
+static struct bound_route *bound;
 static const struct route_table *const *route_tables;
 static atomic_int in_flight;
 
@@ -142,9 +148,9 @@ static enum problem authorize(struct req *r) {
                     "El rol %s no puede hacer esto.", role_name(r->caller.role));
   }
   /* Machine clients carry scopes; people are governed by their role alone. */
-  if (rt->scope != NULL && r->caller.scoped && !has_scope(r->caller.scope, rt->scope))
+  if (r->scope[0] != '\0' && r->caller.scoped && !has_scope(r->caller.scope, r->scope))
     return req_fail(r, P_FORBIDDEN, "The token lacks the scope %s.",
-                    "Al token le falta el alcance %s.", rt->scope);
+                    "Al token le falta el alcance %s.", r->scope);
   return P_NONE;
 }
 
@@ -534,7 +540,9 @@ static int dispatch(const struct _u_request *in, struct _u_response *out, void *
   memset(&r, 0, sizeof r);
   r.in = in;
   r.out = out;
-  r.route = user_data;
+  const struct bound_route *b = user_data;
+  r.route = b ? b->route : NULL;
+  r.scope = b ? b->scope : "";
   assign_request_id(&r);
   choose_language(&r);
   apply_cors(&r);
@@ -548,6 +556,35 @@ static int dispatch(const struct _u_request *in, struct _u_response *out, void *
 }
 
 /* ----------------------------------------------------------------- start */
+
+/* Tables whose routes need no scope: the service itself, signing in, and "who am I". */
+static const char *const UNSCOPED_TABLES[] = {"service", "tokens", "me", NULL};
+
+void route_scope(const struct route_table *table, const struct route *rt, char *out, size_t cap) {
+  out[0] = '\0';
+  if (rt->scope != NULL) {
+    snprintf(out, cap, "%s", rt->scope);
+    return;
+  }
+  for (size_t i = 0; UNSCOPED_TABLES[i] != NULL; i++)
+    if (strcmp(table->name, UNSCOPED_TABLES[i]) == 0)
+      return;
+  snprintf(out, cap, "%s:%s", table->name, strcmp(rt->method, "GET") == 0 ? "read" : "write");
+}
+
+void http_routes_describe(const struct route_table *const *tables, FILE *out) {
+  for (size_t t = 0; tables[t] != NULL; t++)
+    for (const struct route *rt = tables[t]->routes; rt->method != NULL; rt++) {
+      char scope[64], roles[160] = "";
+      route_scope(tables[t], rt, scope, sizeof scope);
+      for (unsigned bit = ROLE_ANONYMOUS; bit <= ROLE_PARTNER; bit <<= 1)
+        if (rt->roles & bit) {
+          size_t u = strlen(roles);
+          snprintf(roles + u, sizeof roles - u, "%s%s", u ? "," : "", role_name((enum role)bit));
+        }
+      fprintf(out, "%s\t%s\t%s\t%s\n", rt->method, rt->path, roles, scope[0] ? scope : "-");
+    }
+}
 
 static unsigned int route_priority(const char *path) {
   /* Literal segments before parameters: /v1/agencies/import before /v1/agencies/:id. */
@@ -582,10 +619,18 @@ int http_server_start(const struct route_table *const *tables) {
   if (ulfius_init_instance(&instance, (unsigned int)g_config.port, NULL, NULL) != U_OK)
     return A_ERR;
   instance.max_post_body_size = HTTP_MAX_IMPORT_BYTES + 1;
+  size_t n = 0, k = 0;
   for (size_t t = 0; tables[t] != NULL; t++)
     for (const struct route *rt = tables[t]->routes; rt->method != NULL; rt++)
+      n++;
+  bound = calloc(n, sizeof *bound);
+  for (size_t t = 0; tables[t] != NULL; t++)
+    for (const struct route *rt = tables[t]->routes; rt->method != NULL; rt++, k++) {
+      bound[k].route = rt;
+      route_scope(tables[t], rt, bound[k].scope, sizeof bound[k].scope);
       ulfius_add_endpoint_by_val(&instance, rt->method, NULL, rt->path, route_priority(rt->path),
-                                 dispatch, (void *)rt);
+                                 dispatch, &bound[k]);
+    }
   ulfius_set_default_endpoint(&instance, dispatch, NULL);
 
   /* A thread pool instead of a thread per connection (STACK.md); with it ulfius needs
@@ -632,4 +677,6 @@ void http_server_stop(int grace_ms) {
   if (fd != MHD_INVALID_SOCKET)
     close(fd);
   ulfius_clean_instance(&instance);
+  free(bound);
+  bound = NULL;
 }
