@@ -1,0 +1,51 @@
+/*
+ * audit.c — GET /v1/audit: the audit trail (admin, inl), one entry per write with who, as
+ * what role, when, under which request, and the fields that changed {field: [before, after]}.
+ * Entries are written by req_audit() in the transaction of each write; this file only reads.
+ *
+ * Entries are paged in the order they were recorded (the audit table's sequence). The cursor
+ * codec wants a UUID beside the sort key, so the sequence also stands in as one.
+ */
+#include "resources/resources.h"
+
+/* $5 resource, $6 id, $7 actor, $8 since, $9 until; $10 cursor key, $11 cursor id, $12 limit. */
+#define AUDIT_WHERE                                                                                \
+  "($4::timestamptz IS NULL OR e.at >= $4::timestamptz)"                                           \
+  " AND ($5::text IS NULL OR e.resource = $5)"                                                     \
+  " AND ($6::text IS NULL OR e.resource_id = lower($6))"                                           \
+  " AND ($7::text IS NULL OR e.actor = $7)"                                                        \
+  " AND ($8::timestamptz IS NULL OR e.at >= $8::timestamptz)"                                      \
+  " AND ($9::timestamptz IS NULL OR e.at <= $9::timestamptz)"
+
+#define AUDIT_PAGE(op, dir)                                                                        \
+  "SELECT audit_json(e), e.seq::text, lpad(to_hex(e.seq), 32, '0')::uuid::text FROM audit e"       \
+  " WHERE " AUDIT_WHERE " AND ($10::bigint IS NULL OR e.seq " op " $10::bigint)"                   \
+  " AND ($11::uuid IS NULL OR $11::uuid IS NOT NULL)"                                              \
+  " ORDER BY e.seq " dir " LIMIT $12::int"
+
+static struct db_stmt AUDIT_PAGES[] = {
+    {"audit_by_at_asc", AUDIT_PAGE(">", "ASC"), 0},
+    {"audit_by_at_desc", AUDIT_PAGE("<", "DESC"), 0},
+};
+static struct db_stmt AUDIT_COUNT = {"audit_count",
+                                     "SELECT count(*) FROM audit e WHERE " AUDIT_WHERE, 0};
+static struct db_stmt *const AUDIT_PAGE_LIST[] = {&AUDIT_PAGES[0], &AUDIT_PAGES[1]};
+static const char *const AUDIT_SORTS[] = {"at", NULL};
+static const struct list_spec AUDIT_LIST = {AUDIT_SORTS, (struct db_stmt **)AUDIT_PAGE_LIST,
+                                            &AUDIT_COUNT};
+
+static enum problem audit_list(struct req *r) {
+  return list_respond(r, &AUDIT_LIST);
+}
+
+/* In the order of $5 … $9. */
+static const struct qparam AUDIT_QUERY[] = {
+    {"resource", Q_STRING, false, NULL}, {"id", Q_STRING, false, NULL},
+    {"actor", Q_STRING, false, NULL},    {"since", Q_DATETIME, false, NULL},
+    {"until", Q_DATETIME, false, NULL},  {NULL, 0, false, NULL}};
+
+static const struct route ROUTES[] = {
+    {"GET", "/v1/audit", ROLE_ADMIN | ROLE_INL, audit_list, R_LIST, AUDIT_QUERY, NULL},
+    {NULL, NULL, 0, NULL, 0, NULL, NULL}};
+
+const struct route_table AUDIT_ROUTES = {"audit", ROUTES};

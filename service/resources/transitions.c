@@ -1,0 +1,198 @@
+/*
+ * transitions.c — the accreditation lifecycle of an agency (API.md §3): its moves
+ * (/v1/agencies/{id}/transitions) and its awards (/v1/agencies/{id}/awards).
+ *
+ * The state machine itself is agency_transition() in migration 0003: it locks the agency,
+ * checks the caller and the graph, sets the dates, writes the history and the award. This
+ * file only turns its refusals into answers: a move the graph does not allow is a 409 that
+ * names the allowed ones.
+ */
+#include "resources/resources.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const TARGETS[] = {"applied",
+                                      "approved",
+                                      "enrolled",
+                                      "self_assessment",
+                                      "pre_assessment",
+                                      "site_assessment",
+                                      "awaiting_hearing",
+                                      "accredited",
+                                      "conditionally_accredited",
+                                      "reaccreditation",
+                                      "probation",
+                                      "suspended",
+                                      "withdrawn",
+                                      "removed",
+                                      "revoked",
+                                      NULL};
+
+static const struct field TRANSITION_FIELDS[] = {
+    {"to", F_ENUM, F_REQUIRED, 0, 0, TARGETS, NULL},
+    {"on", F_DATE, F_NULLABLE, 0, 0, NULL, NULL},
+    {"note", F_STRING, F_NULLABLE, 1, 2000, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL}};
+
+/* ------------------------------------------------------------------- SQL */
+
+static struct db_stmt TRANSITION_APPLY = {
+    "transition_apply",
+    "SELECT transition_json, before_json, after_json, transition_json::json ->> 'id'"
+    " FROM agency_transition($1::uuid, $2, $3::date, $4, $5, $6, $7)",
+    0};
+/* The whole history in one page: an agency makes a few dozen moves in its life. No row when
+ * the caller cannot see the agency. */
+static struct db_stmt TRANSITION_HISTORY = {
+    "transition_history",
+    "SELECT json_build_object('data', (SELECT coalesce(json_agg(agency_transition_json(t)::json"
+    " ORDER BY t.seq), '[]') FROM agency_transitions t WHERE t.agency_id = a.id),"
+    " 'next_cursor', NULL)::text"
+    " FROM agencies a WHERE a.id = $1::uuid AND agency_visible_to(a, $2, $3)",
+    0};
+static struct db_stmt TRANSITION_BY_ID = {
+    "transition_by_id",
+    "SELECT agency_transition_json(t) FROM agency_transitions t JOIN agencies a"
+    " ON a.id = t.agency_id WHERE t.id = $4::uuid AND a.id = $1::uuid"
+    " AND agency_visible_to(a, $2, $3)",
+    0};
+static struct db_stmt AWARDS_OF_AGENCY = {
+    "awards_of_agency",
+    "SELECT json_build_object('data', (SELECT coalesce(json_agg(award_json(w)::json"
+    " ORDER BY w.awarded_on, w.created_at, w.id), '[]') FROM awards w WHERE w.agency_id = a.id),"
+    " 'next_cursor', NULL)::text"
+    " FROM agencies a WHERE a.id = $1::uuid AND agency_visible_to(a, $2, $3)",
+    0};
+
+/* -------------------------------------------------------------- handlers */
+
+static enum problem not_found(struct req *r) {
+  return req_fail(r, P_NOT_FOUND, "No agency has this id.", "Ninguna agencia tiene este id.");
+}
+
+/* Runs stmt with (agency id, role, caller's agency[, extra]) and answers its one row, or 404. */
+static enum problem answer_scoped(struct req *r, struct db_stmt *stmt, const char *extra) {
+  const char *id = req_path_param(r, "id");
+  if (!uuid_valid(id) || (extra != NULL && !uuid_valid(extra)))
+    return not_found(r);
+  const char *p[] = {id, role_name(r->caller.role),
+                     r->caller.agency_id[0] ? r->caller.agency_id : NULL, extra};
+  PGresult *res = req_exec(r, stmt, extra ? 4 : 3, p);
+  if (res == NULL)
+    return r->problem;
+  enum problem rc = PQntuples(res) == 1 ? reply_json(r, 200, PQgetvalue(res, 0, 0)) : not_found(r);
+  PQclear(res);
+  return rc;
+}
+
+static enum problem transition_list(struct req *r) {
+  return answer_scoped(r, &TRANSITION_HISTORY, NULL);
+}
+
+static enum problem transition_get(struct req *r) {
+  return answer_scoped(r, &TRANSITION_BY_ID, req_path_param(r, "tid"));
+}
+
+static enum problem award_list(struct req *r) {
+  return answer_scoped(r, &AWARDS_OF_AGENCY, NULL);
+}
+
+/*
+ * Turns the state machine's refusal (a P0001 whose HINT says why, see agency_transition())
+ * into the answer: 404, 403, 409 naming the allowed targets, or 422 on a field.
+ */
+static enum problem transition_refused(struct req *r, const char *target) {
+  if (r->db->status != DB_RAISED)
+    return r->problem;
+  char hint[256];
+  snprintf(hint, sizeof hint, "%s", r->db->hint);
+  char *parts[4] = {hint, "", "", ""};
+  for (int i = 1; i < 4; i++) {
+    char *bar = strchr(parts[i - 1], '|');
+    if (bar == NULL)
+      break;
+    *bar = '\0';
+    parts[i] = bar + 1;
+  }
+  if (strcmp(parts[0], "not_found") == 0)
+    return not_found(r);
+  if (strcmp(parts[0], "forbidden") == 0)
+    return req_fail(r, P_FORBIDDEN,
+                    "The role %s may not move this agency to %s: INL approves applications, "
+                    "the agency's assigned advisors make the other moves.",
+                    "El rol %s no puede pasar esta agencia a %s: INL aprueba las solicitudes, "
+                    "los asesores asignados a la agencia hacen los demás cambios.",
+                    role_name(r->caller.role), target);
+  if (strcmp(parts[0], "conflict") == 0) {
+    char allowed[512] = "";
+    for (char *save = NULL, *s = strtok_r(parts[2], ",", &save); s != NULL;
+         s = strtok_r(NULL, ",", &save)) {
+      size_t used = strlen(allowed);
+      snprintf(allowed + used, sizeof allowed - used, "%s%s", used ? ", " : "", s);
+    }
+    if (allowed[0] == '\0')
+      return req_fail(r, P_CONFLICT, "An agency in %s cannot move to %s; %s is final.",
+                      "Una agencia en %s no puede pasar a %s; %s es definitivo.", parts[1], target,
+                      parts[1]);
+    return req_fail(r, P_CONFLICT, "An agency in %s cannot move to %s; allowed: %s.",
+                    "Una agencia en %s no puede pasar a %s; permitidos: %s.", parts[1], target,
+                    allowed);
+  }
+  if (strcmp(parts[0], "field") == 0) {
+    req_field_error(r, parts[1], parts[2], parts[3][0] ? parts[3] : NULL);
+    return req_fail(r, P_VALIDATION, NULL, NULL);
+  }
+  if (strcmp(parts[0], "rule") == 0)
+    return req_fail(r, P_RULE,
+                    "A law-enforcement agency needs its tier (tier1 or advanced) before an "
+                    "award; set it with PATCH first.",
+                    "Una agencia policial necesita su nivel (tier1 o advanced) antes de una "
+                    "acreditación; fíjelo antes con PATCH.");
+  return r->problem;
+}
+
+static enum problem transition_create(struct req *r) {
+  const char *id = req_path_param(r, "id");
+  if (!uuid_valid(id))
+    return not_found(r);
+  if (validate_body(r, r->body, TRANSITION_FIELDS, false) > 0)
+    return req_fail(r, P_VALIDATION, NULL, NULL);
+  const char *target = req_body_string(r, "to");
+  const char *p[] = {id,
+                     target,
+                     req_body_string(r, "on"),
+                     req_body_string(r, "note"),
+                     r->caller.sub[0] ? r->caller.sub : "anonymous",
+                     role_name(r->caller.role),
+                     r->request_id};
+  PGresult *res = req_exec(r, &TRANSITION_APPLY, 7, p);
+  if (res == NULL)
+    return transition_refused(r, target);
+  const char *transition = PQgetvalue(res, 0, 0);
+  enum problem rc =
+      req_audit(r, "transitioned", "agency", id, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+  if (rc == P_NONE) {
+    char location[128];
+    snprintf(location, sizeof location, "/v1/agencies/%s/transitions/%s", id,
+             PQgetvalue(res, 0, 3));
+    reply_header(r, "Location", location);
+    reply_json(r, 201, transition);
+  }
+  PQclear(res);
+  return rc;
+}
+
+/* Histories are private (notes carry reasons); awards are as public as the agency. */
+#define HISTORY_READERS (ROLE_ADMIN | ROLE_INL | ROLE_ADVISOR | ROLE_AGENCY | ROLE_COALITION)
+
+static const struct route ROUTES[] = {
+    {"GET", "/v1/agencies/:id/transitions", HISTORY_READERS, transition_list, 0, NULL, NULL},
+    {"POST", "/v1/agencies/:id/transitions", ROLE_ADMIN | ROLE_INL | ROLE_ADVISOR,
+     transition_create, R_BODY_JSON | R_IDEMPOTENT, NULL, NULL},
+    {"GET", "/v1/agencies/:id/transitions/:tid", HISTORY_READERS, transition_get, 0, NULL, NULL},
+    {"GET", "/v1/agencies/:id/awards", ROLES_ALL, award_list, 0, NULL, NULL},
+    {NULL, NULL, 0, NULL, 0, NULL, NULL}};
+
+const struct route_table TRANSITION_ROUTES = {"transitions", ROUTES};
