@@ -8,6 +8,7 @@
  * names the allowed ones.
  */
 #include "resources/resources.h"
+#include "resources/sql.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,29 +44,46 @@ static struct db_stmt TRANSITION_APPLY = {
     "SELECT transition_json, before_json, after_json, transition_json::json ->> 'id'"
     " FROM agency_transition($1::uuid, $2, $3::date, $4, $5, $6, $7)",
     0};
-/* The whole history in one page: an agency makes a few dozen moves in its life. No row when
- * the caller cannot see the agency. */
-static struct db_stmt TRANSITION_HISTORY = {
-    "transition_history",
-    "SELECT json_build_object('data', (SELECT coalesce(json_agg(agency_transition_json(t)::json"
-    " ORDER BY t.seq), '[]') FROM agency_transitions t WHERE t.agency_id = a.id),"
-    " 'next_cursor', NULL)::text"
-    " FROM agencies a WHERE a.id = $1::uuid AND agency_visible_to(a, $2, $3)",
-    0};
+/* History and awards are keyset-paged lists like any other; $5 is the agency (Q_PATH). */
+#define HISTORY_WHERE                                                                              \
+  "t.agency_id = $5::uuid AND ($4::timestamptz IS NULL OR t.created_at >= $4::timestamptz)"
+static struct db_stmt TRANSITION_PAGES[] = {
+    PAGE_PAIR("transitions_by_seq", "agency_transition_json(t)", "agency_transitions t",
+              HISTORY_WHERE, "t.seq", "bigint", "6", "7", "8"),
+};
+static struct db_stmt *const TRANSITION_PAGE_LIST[] = {&TRANSITION_PAGES[0], &TRANSITION_PAGES[1]};
+static struct db_stmt TRANSITION_COUNT = {
+    "transitions_count", "SELECT count(*) FROM agency_transitions t WHERE " HISTORY_WHERE, 0};
+static const char *const TRANSITION_SORTS[] = {"seq", NULL};
+static const struct list_spec TRANSITION_LIST = {
+    TRANSITION_SORTS, (struct db_stmt **)TRANSITION_PAGE_LIST, &TRANSITION_COUNT};
+
+#define AWARD_WHERE                                                                                \
+  "w.agency_id = $5::uuid AND ($4::timestamptz IS NULL OR w.created_at >= $4::timestamptz)"
+static struct db_stmt AWARD_PAGES[] = {
+    /* Two awards can share a day (Tier 1 then Advanced): creation order breaks the tie. */
+    PAGE_PAIR("awards_by_awarded_on", "award_json(w)", "awards w", AWARD_WHERE,
+              "to_char(w.awarded_on, 'YYYYMMDD') || to_char(w.created_at AT TIME ZONE 'UTC', "
+              "'YYYYMMDDHH24MISSUS')",
+              "text", "6", "7", "8"),
+};
+static struct db_stmt *const AWARD_PAGE_LIST[] = {&AWARD_PAGES[0], &AWARD_PAGES[1]};
+static struct db_stmt AWARD_COUNT = {"awards_count",
+                                     "SELECT count(*) FROM awards w WHERE " AWARD_WHERE, 0};
+static const char *const AWARD_SORTS[] = {"awarded_on", NULL};
+static const struct list_spec AWARD_LIST = {AWARD_SORTS, (struct db_stmt **)AWARD_PAGE_LIST,
+                                            &AWARD_COUNT};
+
+/* Whether the caller may see the agency at all (404 otherwise, not an empty list). */
+static struct db_stmt AGENCY_VISIBLE = {
+    "agency_visible",
+    "SELECT 1 FROM agencies a WHERE a.id = $1::uuid AND agency_visible_to(a, $2, $3)", 0};
 static struct db_stmt TRANSITION_BY_ID = {
     "transition_by_id",
     "SELECT agency_transition_json(t) FROM agency_transitions t JOIN agencies a"
     " ON a.id = t.agency_id WHERE t.id = $4::uuid AND a.id = $1::uuid"
     " AND agency_visible_to(a, $2, $3)",
     0};
-static struct db_stmt AWARDS_OF_AGENCY = {
-    "awards_of_agency",
-    "SELECT json_build_object('data', (SELECT coalesce(json_agg(award_json(w)::json"
-    " ORDER BY w.awarded_on, w.created_at, w.id), '[]') FROM awards w WHERE w.agency_id = a.id),"
-    " 'next_cursor', NULL)::text"
-    " FROM agencies a WHERE a.id = $1::uuid AND agency_visible_to(a, $2, $3)",
-    0};
-
 /* -------------------------------------------------------------- handlers */
 
 static enum problem not_found(struct req *r) {
@@ -87,8 +105,23 @@ static enum problem answer_scoped(struct req *r, struct db_stmt *stmt, const cha
   return rc;
 }
 
+/* A page of the agency's history or awards, once the caller may see the agency. */
+static enum problem list_of_visible_agency(struct req *r, const struct list_spec *spec) {
+  const char *id = req_path_param(r, "id");
+  if (!uuid_valid(id))
+    return not_found(r);
+  const char *p[] = {id, role_name(r->caller.role),
+                     r->caller.agency_id[0] ? r->caller.agency_id : NULL};
+  PGresult *res = req_exec(r, &AGENCY_VISIBLE, 3, p);
+  if (res == NULL)
+    return r->problem;
+  bool visible = PQntuples(res) == 1;
+  PQclear(res);
+  return visible ? list_respond(r, spec) : not_found(r);
+}
+
 static enum problem transition_list(struct req *r) {
-  return answer_scoped(r, &TRANSITION_HISTORY, NULL);
+  return list_of_visible_agency(r, &TRANSITION_LIST);
 }
 
 static enum problem transition_get(struct req *r) {
@@ -96,7 +129,7 @@ static enum problem transition_get(struct req *r) {
 }
 
 static enum problem award_list(struct req *r) {
-  return answer_scoped(r, &AWARDS_OF_AGENCY, NULL);
+  return list_of_visible_agency(r, &AWARD_LIST);
 }
 
 /*
@@ -187,12 +220,15 @@ static enum problem transition_create(struct req *r) {
 /* Histories are private (notes carry reasons); awards are as public as the agency. */
 #define HISTORY_READERS (ROLE_ADMIN | ROLE_INL | ROLE_ADVISOR | ROLE_AGENCY | ROLE_COALITION)
 
+static const struct qparam AGENCY_PATH[] = {{"id", Q_PATH, false, NULL}, {NULL, 0, false, NULL}};
+
 static const struct route ROUTES[] = {
-    {"GET", "/v1/agencies/:id/transitions", HISTORY_READERS, transition_list, 0, NULL, NULL},
+    {"GET", "/v1/agencies/:id/transitions", HISTORY_READERS, transition_list, R_LIST, AGENCY_PATH,
+     NULL},
     {"POST", "/v1/agencies/:id/transitions", ROLE_ADMIN | ROLE_INL | ROLE_ADVISOR,
      transition_create, R_BODY_JSON | R_IDEMPOTENT, NULL, NULL},
     {"GET", "/v1/agencies/:id/transitions/:tid", HISTORY_READERS, transition_get, 0, NULL, NULL},
-    {"GET", "/v1/agencies/:id/awards", ROLES_ALL, award_list, 0, NULL, NULL},
+    {"GET", "/v1/agencies/:id/awards", ROLES_ALL, award_list, R_LIST, AGENCY_PATH, NULL},
     {NULL, NULL, 0, NULL, 0, NULL, NULL}};
 
 const struct route_table TRANSITION_ROUTES = {"transitions", ROUTES};

@@ -537,3 +537,39 @@ Test(transitions, concurrent_moves_apply_once) {
   json_decref(history);
   free(id);
 }
+
+/* The history is a keyset-paged list: walking it two by two gives the whole of it, in order. */
+Test(transitions, history_pages_with_cursors) {
+  char *id = new_agency("communications_center", NULL, "2023-01-10");
+  ok_move(id, "approved", "2023-02-01");
+  ok_move(id, "enrolled", "2023-03-01");
+  ok_move(id, "self_assessment", "2023-03-02");
+  ok_move(id, "pre_assessment", "2024-01-15");
+  json_t *all = get_list(id, "transitions");
+  cr_assert_eq(json_array_size(all), 5, "application plus four moves");
+  char path[1024];
+  snprintf(path, sizeof path, "/v1/agencies/%s/transitions?limit=2&count=exact", id);
+  size_t seen = 0;
+  for (int page = 0; page < 10; page++) {
+    struct th_resp r = th_req("GET", path, th_admin(), NULL, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "total")), 5);
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(r.json, "data"), i, t) {
+      cr_assert_str_eq(jstr(t, "id"), jstr(json_array_get(all, seen), "id"));
+      seen++;
+    }
+    const char *next = jstr(r.json, "next_cursor");
+    if (next == NULL) {
+      th_free(&r);
+      break;
+    }
+    snprintf(path, sizeof path, "/v1/agencies/%s/transitions?limit=2&count=exact&cursor=%s", id,
+             next);
+    th_free(&r);
+  }
+  cr_assert_eq(seen, 5);
+  json_decref(all);
+  free(id);
+}
