@@ -245,6 +245,24 @@ enum problem req_check_if_match(struct req *r, const char *current_json);
 enum problem req_audit(struct req *r, const char *action, const char *resource, const char *id,
                        const char *before, const char *after);
 
+/* ------------------------------------------------------ resource handlers */
+
+/* Answers the one row of res (its first column, JSON) with 200, or not_found when there is
+ * none; frees res. A NULL res (a failed query) answers the problem already set. */
+enum problem reply_row(struct req *r, PGresult *res, handler_fn not_found);
+/* Runs lock — a statement returning the row's JSON with FOR UPDATE, params[0] the id — and
+ * checks If-Match against it. not_found answers a non-UUID id or a missing row. On P_NONE
+ * *current holds the row: the caller PQclears it (also when If-Match failed). */
+enum problem req_lock_row(struct req *r, struct db_stmt *lock, int n, const char *const *params,
+                          handler_fn not_found, PGresult **current);
+/* Audit the write (resource is the singular name: "webinar") and answer it: 201 with
+ * Location collection/id, 200 with the new representation, or 204. */
+enum problem reply_created(struct req *r, const char *resource, const char *collection,
+                           const char *id, const char *json);
+enum problem reply_updated(struct req *r, const char *resource, const char *id, const char *before,
+                           const char *after);
+enum problem reply_deleted(struct req *r, const char *resource, const char *id, const char *before);
+
 /* ---------------------------------------------------------------- metrics */
 
 void metrics_observe(const char *route, long status, double ms);

@@ -65,12 +65,7 @@ static enum problem client_get(struct req *r) {
   if (!uuid_valid(id))
     return not_found(r);
   const char *p[] = {id};
-  PGresult *res = req_exec(r, &CLIENT_BY_ID, 1, p);
-  if (res == NULL)
-    return r->problem;
-  enum problem rc = PQntuples(res) == 1 ? reply_json(r, 200, PQgetvalue(res, 0, 0)) : not_found(r);
-  PQclear(res);
-  return rc;
+  return reply_row(r, req_exec(r, &CLIENT_BY_ID, 1, p), not_found);
 }
 
 /* 32 random bytes, base64url: the secret a client signs in with. */
@@ -114,21 +109,12 @@ static enum problem client_create(struct req *r) {
 
 static enum problem client_delete(struct req *r) {
   const char *id = req_path_param(r, "id");
-  if (!uuid_valid(id))
-    return not_found(r);
+  PGresult *current = NULL, *res = NULL;
   const char *p[] = {id};
-  PGresult *current = req_exec(r, &CLIENT_BY_ID_FOR_UPDATE, 1, p), *res = NULL;
-  enum problem rc;
-  if (current == NULL) {
-    rc = r->problem;
-  } else if (PQntuples(current) == 0) {
-    rc = not_found(r);
-  } else if ((rc = req_check_if_match(r, PQgetvalue(current, 0, 0))) == P_NONE) {
+  enum problem rc = req_lock_row(r, &CLIENT_BY_ID_FOR_UPDATE, 1, p, not_found, &current);
+  if (rc == P_NONE) {
     res = req_exec(r, &CLIENT_DELETE, 1, p);
-    rc = res == NULL ? r->problem
-                     : req_audit(r, "deleted", "client", id, PQgetvalue(current, 0, 0), NULL);
-    if (rc == P_NONE)
-      reply_empty(r, 204);
+    rc = res == NULL ? r->problem : reply_deleted(r, "client", id, PQgetvalue(current, 0, 0));
   }
   PQclear(current);
   PQclear(res);

@@ -272,12 +272,7 @@ static enum problem standard_get(struct req *r) {
   if (!uuid_valid(id))
     return not_found(r);
   const char *p[] = {id};
-  PGresult *res = req_exec(r, &STANDARD_BY_ID, 1, p);
-  if (res == NULL)
-    return r->problem;
-  enum problem rc = PQntuples(res) == 1 ? reply_json(r, 200, PQgetvalue(res, 0, 0)) : not_found(r);
-  PQclear(res);
-  return rc;
+  return reply_row(r, req_exec(r, &STANDARD_BY_ID, 1, p), not_found);
 }
 
 static enum problem standard_create(struct req *r) {
@@ -289,33 +284,16 @@ static enum problem standard_create(struct req *r) {
   free(text);
   if (res == NULL)
     return write_refused(r);
-  const char *json = PQgetvalue(res, 0, 0), *id = PQgetvalue(res, 0, 1);
-  enum problem rc = req_audit(r, "created", "standard", id, NULL, json);
-  if (rc == P_NONE) {
-    char location[80];
-    snprintf(location, sizeof location, "/v1/standards/%s", id);
-    reply_header(r, "Location", location);
-    reply_json(r, 201, json);
-  }
+  enum problem rc =
+      reply_created(r, "standard", "/v1/standards", PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
   PQclear(res);
   return rc;
 }
 
 /* Locks the standard's row and checks If-Match; *current is the row's JSON (PQclear it). */
 static enum problem lock_current(struct req *r, const char *id, PGresult **current) {
-  *current = NULL;
-  if (!uuid_valid(id))
-    return not_found(r);
   const char *p[] = {id};
-  PGresult *res = req_exec(r, &STANDARD_BY_ID_FOR_UPDATE, 1, p);
-  if (res == NULL)
-    return r->problem;
-  if (PQntuples(res) == 0) {
-    PQclear(res);
-    return not_found(r);
-  }
-  *current = res;
-  return req_check_if_match(r, PQgetvalue(res, 0, 0));
+  return req_lock_row(r, &STANDARD_BY_ID_FOR_UPDATE, 1, p, not_found, current);
 }
 
 /* The writable fields of current_json overlaid with the patch; a new reference. */
@@ -355,9 +333,7 @@ static enum problem standard_patch(struct req *r) {
     rc = write_refused(r);
     goto out;
   }
-  rc = req_audit(r, "updated", "standard", id, PQgetvalue(current, 0, 0), PQgetvalue(res, 0, 0));
-  if (rc == P_NONE)
-    reply_json(r, 200, PQgetvalue(res, 0, 0));
+  rc = reply_updated(r, "standard", id, PQgetvalue(current, 0, 0), PQgetvalue(res, 0, 0));
 out:
   free(text);
   json_decref(merged);
@@ -378,9 +354,7 @@ static enum problem standard_delete(struct req *r) {
     rc = write_refused(r);
     goto out;
   }
-  rc = req_audit(r, "deleted", "standard", id, PQgetvalue(current, 0, 0), NULL);
-  if (rc == P_NONE)
-    reply_empty(r, 204);
+  rc = reply_deleted(r, "standard", id, PQgetvalue(current, 0, 0));
 out:
   PQclear(current);
   PQclear(res);

@@ -125,12 +125,7 @@ static enum problem user_get(struct req *r) {
   if (!uuid_valid(id))
     return not_found(r);
   const char *p[] = {id};
-  PGresult *res = req_exec(r, &USER_BY_ID, 1, p);
-  if (res == NULL)
-    return r->problem;
-  enum problem rc = PQntuples(res) == 1 ? reply_json(r, 200, PQgetvalue(res, 0, 0)) : not_found(r);
-  PQclear(res);
-  return rc;
+  return reply_row(r, req_exec(r, &USER_BY_ID, 1, p), not_found);
 }
 
 static enum problem user_create(struct req *r) {
@@ -148,33 +143,10 @@ static enum problem user_create(struct req *r) {
   free(text);
   if (res == NULL)
     return write_refused(r);
-  const char *json = PQgetvalue(res, 0, 0), *id = PQgetvalue(res, 0, 1);
-  enum problem rc = req_audit(r, "created", "user", id, NULL, json);
-  if (rc == P_NONE) {
-    char location[80];
-    snprintf(location, sizeof location, "/v1/users/%s", id);
-    reply_header(r, "Location", location);
-    reply_json(r, 201, json);
-  }
+  enum problem rc =
+      reply_created(r, "user", "/v1/users", PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
   PQclear(res);
   return rc;
-}
-
-/* Locks the user's row and checks If-Match; *current is the row's JSON (PQclear it). */
-static enum problem lock_current(struct req *r, const char *id, PGresult **current) {
-  *current = NULL;
-  if (!uuid_valid(id))
-    return not_found(r);
-  const char *p[] = {id};
-  PGresult *res = req_exec(r, &USER_BY_ID_FOR_UPDATE, 1, p);
-  if (res == NULL)
-    return r->problem;
-  if (PQntuples(res) == 0) {
-    PQclear(res);
-    return not_found(r);
-  }
-  *current = res;
-  return req_check_if_match(r, PQgetvalue(res, 0, 0));
 }
 
 static enum problem user_patch(struct req *r) {
@@ -190,7 +162,8 @@ static enum problem user_patch(struct req *r) {
     return req_fail(r, P_VALIDATION, NULL, NULL);
   PGresult *current = NULL, *res = NULL;
   char *text = NULL;
-  enum problem rc = lock_current(r, id, &current);
+  const char *key[] = {id};
+  enum problem rc = req_lock_row(r, &USER_BY_ID_FOR_UPDATE, 1, key, not_found, &current);
   if (rc != P_NONE)
     goto out;
   char hash[256];
@@ -209,9 +182,7 @@ static enum problem user_patch(struct req *r) {
     rc = write_refused(r);
     goto out;
   }
-  rc = req_audit(r, "updated", "user", id, PQgetvalue(current, 0, 0), PQgetvalue(res, 0, 0));
-  if (rc == P_NONE)
-    reply_json(r, 200, PQgetvalue(res, 0, 0));
+  rc = reply_updated(r, "user", id, PQgetvalue(current, 0, 0), PQgetvalue(res, 0, 0));
 out:
   free(text);
   PQclear(current);
@@ -222,18 +193,12 @@ out:
 static enum problem user_delete(struct req *r) {
   const char *id = req_path_param(r, "id");
   PGresult *current = NULL, *res = NULL;
-  enum problem rc = lock_current(r, id, &current);
+  const char *p[] = {id};
+  enum problem rc = req_lock_row(r, &USER_BY_ID_FOR_UPDATE, 1, p, not_found, &current);
   if (rc != P_NONE)
     goto out;
-  const char *p[] = {id};
   res = req_exec(r, &USER_DELETE, 1, p);
-  if (res == NULL) {
-    rc = r->problem;
-    goto out;
-  }
-  rc = req_audit(r, "deleted", "user", id, PQgetvalue(current, 0, 0), NULL);
-  if (rc == P_NONE)
-    reply_empty(r, 204);
+  rc = res == NULL ? r->problem : reply_deleted(r, "user", id, PQgetvalue(current, 0, 0));
 out:
   PQclear(current);
   PQclear(res);

@@ -190,12 +190,7 @@ static enum problem webinar_get(struct req *r) {
   if (!uuid_valid(id))
     return not_found(r);
   const char *p[] = {id, caller_role(r), caller_agency(r)};
-  PGresult *res = req_exec(r, &WEBINAR_BY_ID, 3, p);
-  if (res == NULL)
-    return r->problem;
-  enum problem rc = PQntuples(res) == 1 ? reply_json(r, 200, PQgetvalue(res, 0, 0)) : not_found(r);
-  PQclear(res);
-  return rc;
+  return reply_row(r, req_exec(r, &WEBINAR_BY_ID, 3, p), not_found);
 }
 
 static enum problem webinar_create(struct req *r) {
@@ -211,33 +206,16 @@ static enum problem webinar_create(struct req *r) {
   free(text);
   if (res == NULL)
     return r->problem;
-  const char *json = PQgetvalue(res, 0, 0), *id = PQgetvalue(res, 0, 1);
-  enum problem rc = req_audit(r, "created", "webinar", id, NULL, json);
-  if (rc == P_NONE) {
-    char location[80];
-    snprintf(location, sizeof location, "/v1/webinars/%s", id);
-    reply_header(r, "Location", location);
-    reply_json(r, 201, json);
-  }
+  enum problem rc =
+      reply_created(r, "webinar", "/v1/webinars", PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
   PQclear(res);
   return rc;
 }
 
 /* Locks the webinar's row and checks If-Match; *current is the row's JSON (PQclear it). */
 static enum problem lock_current(struct req *r, const char *id, PGresult **current) {
-  *current = NULL;
-  if (!uuid_valid(id))
-    return not_found(r);
   const char *p[] = {id, caller_role(r), caller_agency(r)};
-  PGresult *res = req_exec(r, &WEBINAR_LOCK, 3, p);
-  if (res == NULL)
-    return r->problem;
-  if (PQntuples(res) == 0) {
-    PQclear(res);
-    return not_found(r);
-  }
-  *current = res;
-  return req_check_if_match(r, PQgetvalue(res, 0, 0));
+  return req_lock_row(r, &WEBINAR_LOCK, 3, p, not_found, current);
 }
 
 static enum problem webinar_patch(struct req *r) {
@@ -265,9 +243,7 @@ static enum problem webinar_patch(struct req *r) {
     rc = r->problem;
     goto out;
   }
-  rc = req_audit(r, "updated", "webinar", id, PQgetvalue(current, 0, 0), PQgetvalue(res, 0, 0));
-  if (rc == P_NONE)
-    reply_json(r, 200, PQgetvalue(res, 0, 0));
+  rc = reply_updated(r, "webinar", id, PQgetvalue(current, 0, 0), PQgetvalue(res, 0, 0));
 out:
   free(text);
   PQclear(current);
@@ -287,9 +263,7 @@ static enum problem webinar_delete(struct req *r) {
     rc = r->problem;
     goto out;
   }
-  rc = req_audit(r, "deleted", "webinar", id, PQgetvalue(current, 0, 0), NULL);
-  if (rc == P_NONE)
-    reply_empty(r, 204);
+  rc = reply_deleted(r, "webinar", id, PQgetvalue(current, 0, 0));
 out:
   PQclear(current);
   PQclear(res);

@@ -386,33 +386,16 @@ static enum problem workshop_create(struct req *r) {
   free(text);
   if (res == NULL)
     return workshop_write_refused(r);
-  const char *json = PQgetvalue(res, 0, 0), *id = PQgetvalue(res, 0, 1);
-  enum problem rc = req_audit(r, "created", "workshop", id, NULL, json);
-  if (rc == P_NONE) {
-    char location[80];
-    snprintf(location, sizeof location, "/v1/workshops/%s", id);
-    reply_header(r, "Location", location);
-    reply_json(r, 201, json);
-  }
+  enum problem rc =
+      reply_created(r, "workshop", "/v1/workshops", PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
   PQclear(res);
   return rc;
 }
 
 /* Locks the workshop's row and checks If-Match; *current is the row's JSON (PQclear it). */
 static enum problem lock_workshop(struct req *r, const char *id, PGresult **current) {
-  *current = NULL;
-  if (!uuid_valid(id))
-    return workshop_not_found(r);
   const char *p[] = {id};
-  PGresult *res = req_exec(r, &WORKSHOP_LOCK, 1, p);
-  if (res == NULL)
-    return r->problem;
-  if (PQntuples(res) == 0) {
-    PQclear(res);
-    return workshop_not_found(r);
-  }
-  *current = res;
-  return req_check_if_match(r, PQgetvalue(res, 0, 0));
+  return req_lock_row(r, &WORKSHOP_LOCK, 1, p, workshop_not_found, current);
 }
 
 /* A larger capacity takes people off the waitlist at once; a smaller one never unseats
@@ -451,9 +434,7 @@ static enum problem workshop_patch(struct req *r) {
     rc = r->problem;
     goto out;
   }
-  rc = req_audit(r, "updated", "workshop", id, PQgetvalue(current, 0, 0), PQgetvalue(res, 0, 0));
-  if (rc == P_NONE)
-    reply_json(r, 200, PQgetvalue(res, 0, 0));
+  rc = reply_updated(r, "workshop", id, PQgetvalue(current, 0, 0), PQgetvalue(res, 0, 0));
 out:
   free(text);
   PQclear(current);
@@ -478,9 +459,7 @@ static enum problem workshop_delete(struct req *r) {
              : r->problem;
     goto out;
   }
-  rc = req_audit(r, "deleted", "workshop", id, PQgetvalue(current, 0, 0), NULL);
-  if (rc == P_NONE)
-    reply_empty(r, 204);
+  rc = reply_deleted(r, "workshop", id, PQgetvalue(current, 0, 0));
 out:
   PQclear(current);
   PQclear(res);
