@@ -194,11 +194,17 @@ char *th_client_token(const char *role, const char *sub, const char *scope) {
   return auth_issue_token(&c, 600);
 }
 
+/* Made once even when many test threads ask at the same moment. */
+static char *admin_token;
+static pthread_once_t admin_once = PTHREAD_ONCE_INIT;
+
+static void admin_token_init(void) {
+  admin_token = th_token("admin", "00000000-0000-4000-8000-000000000001", NULL);
+}
+
 const char *th_admin(void) {
-  static char *t;
-  if (t == NULL)
-    t = th_token("admin", "00000000-0000-4000-8000-000000000001", NULL);
-  return t;
+  pthread_once(&admin_once, admin_token_init);
+  return admin_token;
 }
 
 /* ------------------------------------------------------------------- HTTP */

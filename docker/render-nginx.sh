@@ -1,0 +1,43 @@
+#!/bin/sh
+# docker/render-nginx.sh — writes the nginx configuration for acredita to standard output,
+# from docker/nginx.conf.template. docker-compose (the proxy image) and the end-to-end drills
+# (tests/e2e) both use it, so the drills test the configuration that is deployed.
+#
+#   ACREDITA_UPSTREAMS  the instances, "host:port host:port ..."      (required)
+#   NGINX_LISTEN        port, or address:port, to listen on           (8080)
+#   NGINX_RATE          sustained requests per client address         (20r/s)
+#   NGINX_BURST         requests allowed above the rate, at once      (40)
+#   NGINX_MAX_FAILS     failures within NGINX_FAIL_TIMEOUT that take  (3)
+#   NGINX_FAIL_TIMEOUT  an instance out, and for how long             (5s)
+#   NGINX_PREFIX        writable directory for temporary files        (/tmp/nginx)
+#   NGINX_PID           pid file                                      ($NGINX_PREFIX/nginx.pid)
+#   NGINX_ERROR_LOG     error log (a path, or stderr)                 (stderr)
+#   NGINX_ACCESS_LOG    access log (a path)                           (/dev/stdout)
+# Needs envsubst (Debian: gettext-base).
+set -eu
+
+template=${NGINX_TEMPLATE:-$(dirname "$0")/nginx.conf.template}
+: "${ACREDITA_UPSTREAMS:?render-nginx.sh: set ACREDITA_UPSTREAMS to the instances (host:port ...)}"
+
+NGINX_LISTEN=${NGINX_LISTEN:-8080}
+NGINX_RATE=${NGINX_RATE:-20r/s}
+NGINX_BURST=${NGINX_BURST:-40}
+NGINX_PREFIX=${NGINX_PREFIX:-/tmp/nginx}
+NGINX_PID=${NGINX_PID:-$NGINX_PREFIX/nginx.pid}
+NGINX_ERROR_LOG=${NGINX_ERROR_LOG:-stderr}
+NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-/dev/stdout}
+max_fails=${NGINX_MAX_FAILS:-3}
+fail_timeout=${NGINX_FAIL_TIMEOUT:-5s}
+
+NGINX_UPSTREAM_SERVERS=""
+for upstream in $ACREDITA_UPSTREAMS; do
+  NGINX_UPSTREAM_SERVERS="${NGINX_UPSTREAM_SERVERS}    server $upstream max_fails=$max_fails fail_timeout=$fail_timeout;
+"
+done
+
+export NGINX_LISTEN NGINX_RATE NGINX_BURST NGINX_PREFIX NGINX_PID NGINX_ERROR_LOG \
+  NGINX_ACCESS_LOG NGINX_UPSTREAM_SERVERS
+# Only these names: nginx's own $variables must pass through untouched.
+# shellcheck disable=SC2016
+envsubst '${NGINX_LISTEN} ${NGINX_RATE} ${NGINX_BURST} ${NGINX_PREFIX} ${NGINX_PID}
+${NGINX_ERROR_LOG} ${NGINX_ACCESS_LOG} ${NGINX_UPSTREAM_SERVERS}' <"$template"
