@@ -35,11 +35,12 @@ static struct db_stmt AUDIT_INSERT = {
     " SELECT $5, $6, $4, ARRAY(SELECT jsonb_object_keys(entry.changes) ORDER BY 1) FROM entry"
     " WHERE $5 NOT IN ('user', 'client') RETURNING id",
     0};
+/* Stamps the rows by their ids (primary-key lookups): a search by transaction id would scan
+ * the whole feed whenever the planner's statistics are stale, as on a fresh install. */
 static struct db_stmt FEED_STAMP = {
     "feed_stamp",
     "WITH tick AS (UPDATE feed_clock SET last = last + 1 RETURNING last)"
-    " UPDATE changes SET commit_no = tick.last FROM tick"
-    " WHERE commit_no IS NULL AND txid = pg_current_xact_id()",
+    " UPDATE changes SET commit_no = tick.last FROM tick WHERE id = ANY ($1::bigint[])",
     0};
 
 int db_idem_lock(struct db_conn *c, const char *principal, const char *key) {
@@ -84,7 +85,7 @@ int db_idem_store(struct db_conn *c, const char *principal, const char *key, con
 
 int db_audit(struct db_conn *c, const struct caller *who, const char *request_id,
              const char *action, const char *resource, const char *id, const char *before,
-             const char *after) {
+             const char *after, long long *change_id) {
   const char *p[] = {who->sub[0] ? who->sub : "anonymous",
                      role_name(who->role),
                      request_id,
@@ -97,12 +98,15 @@ int db_audit(struct db_conn *c, const struct caller *who, const char *request_id
   if (res == NULL)
     return A_ERR;
   int journaled = PQntuples(res);
+  if (journaled > 0)
+    *change_id = atoll(PQgetvalue(res, 0, 0));
   PQclear(res);
   return journaled;
 }
 
-int db_feed_stamp(struct db_conn *c) {
-  PGresult *res = db_exec(c, &FEED_STAMP, 0, NULL);
+int db_feed_stamp(struct db_conn *c, const char *ids) {
+  const char *p[] = {ids};
+  PGresult *res = db_exec(c, &FEED_STAMP, 1, p);
   if (res == NULL)
     return A_ERR;
   PQclear(res);

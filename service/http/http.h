@@ -100,8 +100,10 @@ struct req {
   bool has_body;
   char etag[40];
   bool idempotent_replay;
-  bool journaled;    /* a change-feed row was written: stamp it before COMMIT */
-  const char *scope; /* the scope a machine client needs here ("" for none) */
+  char *journal_ids;       /* ids of the change-feed rows written ("1,2"): stamped at COMMIT */
+  const char *scope;       /* the scope a machine client needs here ("" for none) */
+  json_t *problem_members; /* extra members of the problem body (owned), or NULL */
+  bool streamed;           /* the body is streamed after dispatch (reply_csv_stream) */
 };
 
 /* ----------------------------------------------------------------- server */
@@ -147,6 +149,19 @@ enum problem reply_jansson(struct req *r, long status, json_t *value);
 /* Sets a body of another media type (copied). */
 enum problem reply_text(struct req *r, long status, const char *content_type, const char *body,
                         size_t len);
+/* Answers 200 text/csv streamed in chunks (Transfer-Encoding: chunked), so that an export
+ * of any size holds little memory: a UTF-8 byte order mark (for Excel), header_line, then the
+ * rows of page, each line ended by CRLF. page is a keyset page statement shaped like PAGE_SQL
+ * (sql.h): it takes params[0..n) and then the last row's key ($n+1) and id ($n+2), both NULL
+ * at first, and the batch size ($n+3); it returns rows of (CSV record without its line end,
+ * key as text, id). The helper runs it again after each batch's last row until a batch comes
+ * back short. Every batch reads one snapshot (REPEATABLE READ, READ ONLY) on a connection the
+ * stream keeps: the request's own (taken over) or one from the pool. The stream gives it back
+ * when it ends or the client goes away. The first batch runs here, so that its failure is an
+ * ordinary problem answer; a failure later cuts the stream short. params are copied. There is
+ * no ETag (the body is not known before it is sent). */
+enum problem reply_csv_stream(struct req *r, struct db_stmt *page, int n, const char *const *params,
+                              const char *header_line);
 /* Sets an empty response (204). */
 enum problem reply_empty(struct req *r, long status);
 /* Adds a response header. */

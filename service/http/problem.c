@@ -215,6 +215,9 @@ void problem_render(struct req *r) {
   /* errors[] only on 400 and 422 (API.md §10). */
   if (r->errors != NULL && (p->status == 400 || p->status == 422))
     json_object_set(doc, "errors", r->errors);
+  /* Members a resource adds (an import's per-line results); never the standard ones. */
+  if (r->problem_members != NULL)
+    json_object_update_missing(doc, r->problem_members);
   char *text = json_dumps(doc, JSON_COMPACT);
   json_decref(doc);
 

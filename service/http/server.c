@@ -306,10 +306,12 @@ static const char *principal(const struct req *r) {
   return r->caller.sub[0] ? r->caller.sub : "anonymous";
 }
 
+/* The method, the path with its query (?dry_run=true is another request) and the body. */
 static void request_hash(const struct req *r, char out[65]) {
-  size_t n = strlen(r->in->http_verb) + strlen(r->in->url_path) + r->in->binary_body_length + 3;
+  const char *url = r->in->http_url ? r->in->http_url : r->in->url_path;
+  size_t n = strlen(r->in->http_verb) + strlen(url) + r->in->binary_body_length + 3;
   char *buf = malloc(n);
-  int k = snprintf(buf, n, "%s\n%s\n", r->in->http_verb, r->in->url_path);
+  int k = snprintf(buf, n, "%s\n%s\n", r->in->http_verb, url);
   if (r->in->binary_body_length > 0)
     memcpy(buf + k, r->in->binary_body, r->in->binary_body_length);
   sha256_hex(buf, (size_t)k + r->in->binary_body_length, out);
@@ -373,10 +375,13 @@ enum problem req_audit(struct req *r, const char *action, const char *resource, 
                        const char *before, const char *after) {
   if (req_db(r) == NULL)
     return r->problem;
-  int journaled = db_audit(r->db, &r->caller, r->request_id, action, resource, id, before, after);
+  long long change_id = 0;
+  int journaled =
+      db_audit(r->db, &r->caller, r->request_id, action, resource, id, before, after, &change_id);
   if (journaled < 0)
     return problem_from_db(r, r->db);
-  r->journaled |= journaled > 0;
+  if (journaled > 0)
+    r->journal_ids = mstrcatf(r->journal_ids, "%s%lld", r->journal_ids ? "," : "", change_id);
   return P_NONE;
 }
 
@@ -443,6 +448,13 @@ static void handle_unmatched(struct req *r) {
            "%s no está permitido aquí; permitidos: %s.", r->in->http_verb, allow);
 }
 
+static int stamp_journal(struct req *r) {
+  char *ids = mstrcatf(NULL, "{%s}", r->journal_ids);
+  int rc = db_feed_stamp(r->db, ids);
+  o_free(ids);
+  return rc;
+}
+
 static void run_route(struct req *r) {
   const struct route *rt = r->route;
   if (authenticate(r) != P_NONE || authorize(r) != P_NONE || parse_query(r) != P_NONE ||
@@ -472,7 +484,7 @@ static void run_route(struct req *r) {
     return;
   if (r->problem == P_NONE && key != NULL)
     idempotency_store(r, key);
-  if (r->problem == P_NONE && r->journaled && db_feed_stamp(r->db) != A_OK)
+  if (r->problem == P_NONE && r->journal_ids != NULL && stamp_journal(r) != A_OK)
     problem_from_db(r, r->db);
   if (r->problem != P_NONE) {
     db_rollback(r->db);
@@ -505,7 +517,7 @@ static void finish(struct req *r, double started) {
     req_fail(r, P_INTERNAL, NULL, NULL);
   if (r->problem != P_NONE) {
     problem_render(r);
-  } else if (r->has_body && r->etag[0] == '\0' && r->status == 200 &&
+  } else if (r->has_body && !r->streamed && r->etag[0] == '\0' && r->status == 200 &&
              strcmp(r->in->http_verb, "GET") == 0) {
     etag_of(r->out->binary_body, r->out->binary_body_length, r->etag);
     reply_header(r, "ETag", r->etag);
@@ -525,11 +537,14 @@ static void finish(struct req *r, double started) {
   metrics_observe(r->route ? r->route->path : "(unmatched)", r->status, ms);
   char client[72];
   client_address(r, client, sizeof client);
-  log_access(r->in->http_verb, r->in->url_path, r->status, (long)r->out->binary_body_length, ms,
-             r->request_id, client);
+  /* A streamed body is sent after this line is written: its size is not known (-1). */
+  log_access(r->in->http_verb, r->in->url_path, r->status,
+             r->streamed ? -1L : (long)r->out->binary_body_length, ms, r->request_id, client);
 
   json_decref(r->body);
   json_decref(r->errors);
+  o_free(r->journal_ids);
+  json_decref(r->problem_members);
   query_pairs_free(r->query, r->nquery);
 }
 

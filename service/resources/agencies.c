@@ -9,8 +9,9 @@
  * only transitions (transitions.c) move them, so sending them is a 422.
  *
  * A PATCH is a JSON Merge Patch (RFC 7396) of the representation: nested objects merge,
- * null clears. The list answers text/csv too (every page at once) for spreadsheets.
+ * null clears. The list answers text/csv too (every page, streamed) for spreadsheets.
  */
+#include "resources/agencies.h"
 #include "resources/resources.h"
 #include "resources/sql.h"
 
@@ -215,6 +216,25 @@ static int external_ids_errors(struct req *r, const json_t *body) {
   return errs;
 }
 
+/* What the import (agency_import.c) checks the same way. */
+
+int agency_shape_errors(struct req *r, const json_t *doc, bool patch) {
+  return validate_body(r, doc, patch ? AGENCY_PATCH_FIELDS : AGENCY_FIELDS, patch) +
+         external_ids_errors(r, doc);
+}
+
+bool agency_read_only(const char *name) {
+  return listed(READ_ONLY, name);
+}
+
+bool agency_role_may_write(enum role role, const char *name) {
+  if (role == ROLE_COALITION)
+    return listed(COALITION_WRITABLE, name);
+  if (role == ROLE_ADVISOR)
+    return !listed(ADVISOR_UNWRITABLE, name);
+  return true;
+}
+
 /* ------------------------------------------------------------------- SQL */
 
 /* Parameters: $1 role, $2 sub, $3 agency_id, $4 updated_since, then the query parameters
@@ -226,6 +246,7 @@ static int external_ids_errors(struct req *r, const json_t *body) {
   " AND ($6::text IS NULL OR a.level = $6)"                                                        \
   " AND ($7::text IS NULL OR a.state = $7)"                                                        \
   " AND ($8::jsonb IS NULL OR agency_status(a) IN (SELECT jsonb_array_elements_text($8::jsonb)))"  \
+  " AND ($8::jsonb IS NULL OR a.status = ANY (agency_stored_statuses($8::jsonb)))"                 \
   " AND ($9::text IS NULL OR a.tier = $9)"                                                         \
   " AND ($10::boolean IS NULL OR a.member = $10::boolean)"                                         \
   " AND ($11::uuid IS NULL OR $11::uuid = ANY (a.advisor_ids)"                                     \
@@ -234,12 +255,15 @@ static int external_ids_errors(struct req *r, const json_t *body) {
   " AND ($13::text IS NULL OR fold(a.name || ' ' || coalesce(a.acronym, '') || ' '"                \
   "      || coalesce(a.municipality, '')) LIKE contains_pattern($13))"
 
+/* Pages render with agency_list_json(), agency_json_for() in plpgsql (migration 0008): a list
+ * is planned again for each request, and planning the inlined representation cost more than
+ * rendering the page. */
 static struct db_stmt AGENCY_PAGES[] = {
-    PAGE_PAIR("agencies_by_name", "agency_json_for(a, $1)", "agencies a", AGENCY_WHERE, "a.name",
+    PAGE_PAIR("agencies_by_name", "agency_list_json(a, $1)", "agencies a", AGENCY_WHERE, "a.name",
               "text", "14", "15", "16"),
-    PAGE_PAIR("agencies_by_created", "agency_json_for(a, $1)", "agencies a", AGENCY_WHERE,
+    PAGE_PAIR("agencies_by_created", "agency_list_json(a, $1)", "agencies a", AGENCY_WHERE,
               "a.created_at", "timestamptz", "14", "15", "16"),
-    PAGE_PAIR("agencies_by_updated", "agency_json_for(a, $1)", "agencies a", AGENCY_WHERE,
+    PAGE_PAIR("agencies_by_updated", "agency_list_json(a, $1)", "agencies a", AGENCY_WHERE,
               "a.updated_at", "timestamptz", "14", "15", "16"),
 };
 static struct db_stmt AGENCY_COUNT = {"agencies_count",
@@ -251,20 +275,19 @@ static const char *const AGENCY_SORTS[] = {"name", "created_at", "updated_at", N
 static const struct list_spec AGENCY_LIST = {AGENCY_SORTS, (struct db_stmt **)AGENCY_PAGE_LIST,
                                              &AGENCY_COUNT};
 
-/* The whole filtered list as one CSV text ($14 is the sort, as in ?sort=). The byte order
- * mark makes Excel read the file as UTF-8 (accents intact). */
-static struct db_stmt AGENCY_CSV = {
-    "agencies_csv",
-    "SELECT chr(65279) || agency_csv_header($1) || coalesce(string_agg(agency_csv_row(a, $1), ''"
-    " ORDER BY CASE WHEN $14 = 'name' THEN a.name END,"
-    " CASE WHEN $14 = '-name' THEN a.name END DESC,"
-    " CASE WHEN $14 = 'created_at' THEN a.created_at END,"
-    " CASE WHEN $14 = '-created_at' THEN a.created_at END DESC,"
-    " CASE WHEN $14 = 'updated_at' THEN a.updated_at END,"
-    " CASE WHEN $14 = '-updated_at' THEN a.updated_at END DESC,"
-    " CASE WHEN $14 LIKE '-%' THEN a.id END DESC, a.id), '')"
-    " FROM agencies a WHERE " AGENCY_WHERE,
-    0};
+/* The CSV export, streamed in keyset batches (reply_csv_stream): the list's page statements
+ * with a CSV record (0007_import.sql) in place of the JSON. */
+#define AGENCY_CSV_RECORD "agency_csv_record(a, $1)"
+static struct db_stmt AGENCY_CSV_PAGES[] = {
+    PAGE_PAIR("agencies_csv_by_name", AGENCY_CSV_RECORD, "agencies a", AGENCY_WHERE, "a.name",
+              "text", "14", "15", "16"),
+    PAGE_PAIR("agencies_csv_by_created", AGENCY_CSV_RECORD, "agencies a", AGENCY_WHERE,
+              "a.created_at", "timestamptz", "14", "15", "16"),
+    PAGE_PAIR("agencies_csv_by_updated", AGENCY_CSV_RECORD, "agencies a", AGENCY_WHERE,
+              "a.updated_at", "timestamptz", "14", "15", "16"),
+};
+static struct db_stmt AGENCY_CSV_HEADER = {"agencies_csv_header",
+                                           "SELECT rtrim(agency_csv_header($1), E'\\r\\n')", 0};
 
 static struct db_stmt AGENCY_BY_ID = {"agency_by_id",
                                       "SELECT agency_json_for(a, $2) FROM agencies a"
@@ -383,30 +406,36 @@ static enum problem agency_csv(struct req *r) {
   const char *sort = req_query_value(r, "sort");
   if (sort == NULL)
     sort = AGENCY_SORTS[0];
-  if (!listed(AGENCY_SORTS, sort[0] == '-' ? sort + 1 : sort))
+  bool desc = sort[0] == '-';
+  size_t k = 0;
+  while (AGENCY_SORTS[k] != NULL && strcmp(AGENCY_SORTS[k], sort + desc) != 0)
+    k++;
+  if (AGENCY_SORTS[k] == NULL)
     req_field_error(r, "/query/sort", "invalid_enum",
                     "name, -name, created_at, -created_at, updated_at, -updated_at");
   if (r->errors != NULL)
     return req_fail(r, P_INVALID_QUERY, NULL, NULL);
 
   const struct qparam *q = r->route->query;
-  const char *p[14] = {role_name(r->caller.role), r->caller.sub[0] ? r->caller.sub : NULL,
+  const char *p[13] = {role_name(r->caller.role), r->caller.sub[0] ? r->caller.sub : NULL,
                        r->caller.agency_id[0] ? r->caller.agency_id : NULL,
                        req_query_value(r, "updated_since")};
   char *owned[9] = {NULL};
   for (int i = 0; i < 9; i++)
     p[4 + i] = owned[i] = req_query_sql(r, &q[i]);
-  p[13] = sort;
-  PGresult *res = req_exec(r, &AGENCY_CSV, 14, p);
+  enum problem rc;
+  PGresult *header = req_exec(r, &AGENCY_CSV_HEADER, 1, p);
+  if (header == NULL) {
+    rc = r->problem;
+    goto out;
+  }
+  reply_header(r, "Content-Disposition", "attachment; filename=\"agencies.csv\"");
+  rc = reply_csv_stream(r, &AGENCY_CSV_PAGES[2 * k + desc], 13, p, PQgetvalue(header, 0, 0));
+out:
+  PQclear(header);
   for (int i = 0; i < 9; i++)
     free(owned[i]);
-  if (res == NULL)
-    return r->problem;
-  reply_text(r, 200, "text/csv; charset=utf-8", PQgetvalue(res, 0, 0),
-             (size_t)PQgetlength(res, 0, 0));
-  reply_header(r, "Content-Disposition", "attachment; filename=\"agencies.csv\"");
-  PQclear(res);
-  return P_NONE;
+  return rc;
 }
 
 static enum problem agency_list(struct req *r) {

@@ -19,6 +19,7 @@ const struct route_table *const ALL_ROUTES[] = {
     &TASK_ROUTES,
     &WEBINAR_ROUTES,
     &WORKSHOP_ROUTES,
+    &IMPORT_ROUTES,
     NULL,
 };
 // clang-format on

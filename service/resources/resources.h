@@ -19,6 +19,7 @@ extern const struct route_table COMPLIANCE_ROUTES;
 extern const struct route_table TASK_ROUTES;
 extern const struct route_table WEBINAR_ROUTES;
 extern const struct route_table WORKSHOP_ROUTES;
+extern const struct route_table IMPORT_ROUTES;
 
 /* Every table, NULL-terminated. */
 extern const struct route_table *const ALL_ROUTES[];

@@ -8,8 +8,9 @@
  * in the nested paths. `overdue` is computed from Mexico City's date; `completed_at` is set
  * and cleared by a trigger as a task enters and leaves `done`.
  *
- * Both lists also answer Accept: text/csv with every row of the filters (no paging), UTF-8
- * with a byte-order mark so that spreadsheets read the accents, CRLF line ends, a header row.
+ * Both lists also answer Accept: text/csv with every row of the filters (no paging, streamed),
+ * UTF-8 with a byte-order mark so that spreadsheets read the accents, CRLF line ends, a
+ * header row.
  */
 #include "resources/resources.h"
 #include "resources/sql.h"
@@ -95,20 +96,17 @@ static struct db_stmt TASK_PAGES[] = {
 };
 static struct db_stmt TASK_COUNT = {"tasks_count", "SELECT count(*) FROM tasks t WHERE " TASK_WHERE,
                                     0};
-/* The whole CSV document; $13 is the sort as given (default due_on). */
-static struct db_stmt TASK_CSV = {
-    "tasks_csv",
-    "SELECT E'\\uFEFF' || task_csv_header() || E'\\r\\n' || coalesce(string_agg(task_csv_row(t),"
-    " E'\\r\\n' ORDER BY"
-    " CASE WHEN $13::text = 'due_on' THEN coalesce(t.due_on, 'infinity'::date) END ASC,"
-    " CASE WHEN $13::text = '-due_on' THEN coalesce(t.due_on, 'infinity'::date) END DESC,"
-    " CASE WHEN $13::text = 'created_at' THEN t.created_at END ASC,"
-    " CASE WHEN $13::text = '-created_at' THEN t.created_at END DESC,"
-    " CASE WHEN $13::text = 'updated_at' THEN t.updated_at END ASC,"
-    " CASE WHEN $13::text = '-updated_at' THEN t.updated_at END DESC,"
-    " CASE WHEN $13::text LIKE '-%' THEN t.id END DESC, t.id ASC) || E'\\r\\n', '')"
-    " FROM tasks t WHERE " TASK_WHERE,
-    0};
+/* The CSV export, streamed in keyset batches (reply_csv_stream): the list's page statements
+ * with a CSV record in place of the JSON. */
+static struct db_stmt TASK_CSV_PAGES[] = {
+    PAGE_PAIR("tasks_csv_by_due", "task_csv_row(t)", "tasks t", TASK_WHERE,
+              "coalesce(t.due_on, 'infinity'::date)", "date", "13", "14", "15"),
+    PAGE_PAIR("tasks_csv_by_created", "task_csv_row(t)", "tasks t", TASK_WHERE, "t.created_at",
+              "timestamptz", "13", "14", "15"),
+    PAGE_PAIR("tasks_csv_by_updated", "task_csv_row(t)", "tasks t", TASK_WHERE, "t.updated_at",
+              "timestamptz", "13", "14", "15"),
+};
+static struct db_stmt TASK_CSV_HEADER = {"tasks_csv_header", "SELECT task_csv_header()", 0};
 static struct db_stmt TASK_BY_ID = {
     "task_by_id",
     "SELECT task_json(t) FROM tasks t WHERE id = $1::uuid"
@@ -231,8 +229,8 @@ static bool wants_csv(const struct req *r) {
          strstr(accept, "application/json") == NULL;
 }
 
-/* Every row of the list's filters as one CSV document. Paging does not apply: limit, cursor
- * and count are refused rather than ignored; sort orders the rows. */
+/* Every row of the list's filters as one CSV document, streamed. Paging does not apply:
+ * limit, cursor and count are refused rather than ignored; sort orders the rows. */
 static enum problem task_csv(struct req *r) {
   static const char *const PAGING[] = {"limit", "cursor", "count", NULL};
   char ptr[32];
@@ -244,17 +242,18 @@ static enum problem task_csv(struct req *r) {
   const char *sort = req_query_value(r, "sort");
   if (sort == NULL)
     sort = TASK_SORTS[0];
-  bool known = false;
-  for (size_t i = 0; TASK_SORTS[i] != NULL; i++)
-    known |= strcmp(sort + (sort[0] == '-'), TASK_SORTS[i]) == 0;
-  if (!known)
+  bool desc = sort[0] == '-';
+  size_t k = 0;
+  while (TASK_SORTS[k] != NULL && strcmp(sort + desc, TASK_SORTS[k]) != 0)
+    k++;
+  if (TASK_SORTS[k] == NULL)
     req_field_error(r, "/query/sort", "invalid_enum",
                     "due_on, -due_on, created_at, -created_at, updated_at, -updated_at");
   if (r->errors != NULL)
     return req_fail(r, P_INVALID_QUERY, NULL, NULL);
 
   enum { NQUERY = TASK_LIST_PARAMS };
-  const char *p[NQUERY + 5];
+  const char *p[NQUERY + 4];
   char *owned[NQUERY] = {0};
   p[0] = role_name(r->caller.role);
   p[1] = caller_sub(r);
@@ -262,16 +261,18 @@ static enum problem task_csv(struct req *r) {
   p[3] = req_query_value(r, "updated_since");
   for (size_t i = 0; i < NQUERY; i++)
     p[4 + i] = owned[i] = req_query_sql(r, &r->route->query[i]);
-  p[4 + NQUERY] = sort;
-  PGresult *res = req_exec(r, &TASK_CSV, NQUERY + 5, p);
+  enum problem rc;
+  PGresult *header = req_exec(r, &TASK_CSV_HEADER, 0, NULL);
+  if (header == NULL) {
+    rc = r->problem;
+    goto out;
+  }
+  reply_header(r, "Content-Disposition", "attachment; filename=\"tasks.csv\"");
+  rc = reply_csv_stream(r, &TASK_CSV_PAGES[2 * k + desc], NQUERY + 4, p, PQgetvalue(header, 0, 0));
+out:
+  PQclear(header);
   for (size_t i = 0; i < NQUERY; i++)
     free(owned[i]);
-  if (res == NULL)
-    return r->problem;
-  reply_header(r, "Content-Disposition", "attachment; filename=\"tasks.csv\"");
-  enum problem rc = reply_text(r, 200, "text/csv; charset=utf-8", PQgetvalue(res, 0, 0),
-                               (size_t)PQgetlength(res, 0, 0));
-  PQclear(res);
   return rc;
 }
 

@@ -1,0 +1,198 @@
+/*
+ * stream.c — CSV exports sent while they are read from the database (reply_csv_stream).
+ *
+ * A CSV export has every row of a list's filters: 100,000 agencies would not fit the
+ * service's memory budget as one string. So the rows are read in keyset batches (the list's
+ * own page statements, with a CSV column instead of JSON) and handed to ulfius's stream
+ * response, which sends them with chunked transfer encoding as the client takes them.
+ *
+ * ulfius calls the stream callback after dispatch() has returned (and released the
+ * request's connection), on the same MHD thread, whenever the socket can take more. The
+ * stream therefore owns a connection of its own, inside one REPEATABLE READ transaction so
+ * that every batch reads the same snapshot. The free callback runs when MHD destroys the
+ * response: at the end, and also when the client goes away early or the connection times
+ * out. It is the one place the connection goes back to the pool.
+ */
+#include "http/http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yder.h>
+
+/* Rows per batch: large enough that round trips do not dominate, small enough that one
+ * batch's result stays well under a megabyte. */
+#define CSV_BATCH_ROWS 1000
+#define CSV_BATCH_TEXT "1000"
+/* Bytes ulfius asks the callback for at a time. */
+#define CSV_BLOCK_BYTES (32 * 1024)
+
+static const char BOM[] = "\xEF\xBB\xBF";
+
+struct csv_stream {
+  struct db_conn *db; /* owned until released; NULL afterwards */
+  struct db_stmt *page;
+  int n;           /* the caller's parameters; then last key, last id and the batch size */
+  char **params;   /* n + 3 entries, owned */
+  char *head;      /* byte order mark, header and CRLF; owned */
+  size_t head_len; /* bytes of head */
+  size_t head_off; /* bytes of head already sent */
+  PGresult *batch; /* the rows being sent; owned */
+  int row;         /* next row of batch to send */
+  size_t row_off;  /* bytes of that row (text and CRLF) already sent */
+  bool last;       /* batch is the last one: a short batch */
+  bool failed;     /* a later batch failed: cut the stream short */
+  long long bytes; /* sent so far, for the log */
+  char request_id[129];
+};
+
+/* Gives the connection back: ends the read-only transaction first when it went well. */
+static void stream_release(struct csv_stream *s) {
+  if (s->db == NULL)
+    return;
+  if (!s->failed && s->db->tx_depth > 0)
+    db_commit(s->db);
+  db_release(s->db);
+  s->db = NULL;
+}
+
+/* Runs the page statement after the last row of the current batch (or from the start). */
+static int stream_fetch(struct csv_stream *s) {
+  if (s->batch != NULL) {
+    int last = PQntuples(s->batch) - 1;
+    free(s->params[s->n]);
+    free(s->params[s->n + 1]);
+    s->params[s->n] = strdup(PQgetvalue(s->batch, last, 1));
+    s->params[s->n + 1] = strdup(PQgetvalue(s->batch, last, 2));
+    PQclear(s->batch);
+    s->batch = NULL;
+  }
+  s->batch = db_exec(s->db, s->page, s->n + 3, (const char *const *)s->params);
+  if (s->batch == NULL)
+    return A_ERR;
+  s->row = 0;
+  s->row_off = 0;
+  s->last = PQntuples(s->batch) < CSV_BATCH_ROWS;
+  return A_OK;
+}
+
+/* Copies what is left of src[off..len) into out[*w..max); returns the bytes copied. */
+static size_t copy_part(char *out, size_t *w, size_t max, const char *src, size_t len, size_t off) {
+  size_t k = len - off;
+  if (k > max - *w)
+    k = max - *w;
+  memcpy(out + *w, src + off, k);
+  *w += k;
+  return k;
+}
+
+/* ulfius's stream callback: fills out with the next bytes. Returns how many, or
+ * U_STREAM_END after the last row, or U_STREAM_ERROR when a batch failed (the client sees a
+ * chunked body that never ends properly, never a silently short file). */
+static ssize_t stream_next(void *cls, uint64_t offset, char *out, size_t max) {
+  (void)offset;
+  struct csv_stream *s = cls;
+  size_t w = 0;
+  while (w < max && !s->failed) {
+    if (s->head_off < s->head_len) {
+      s->head_off += copy_part(out, &w, max, s->head, s->head_len, s->head_off);
+      continue;
+    }
+    if (s->batch != NULL && s->row < PQntuples(s->batch)) {
+      size_t len = (size_t)PQgetlength(s->batch, s->row, 0);
+      if (s->row_off < len)
+        s->row_off += copy_part(out, &w, max, PQgetvalue(s->batch, s->row, 0), len, s->row_off);
+      if (s->row_off >= len)
+        s->row_off += copy_part(out, &w, max, "\r\n", 2, s->row_off - len);
+      if (s->row_off == len + 2) {
+        s->row++;
+        s->row_off = 0;
+      }
+      continue;
+    }
+    if (s->last || s->db == NULL)
+      break;
+    if (stream_fetch(s) != A_OK) {
+      log_msg(Y_LOG_LEVEL_ERROR, s->request_id, "CSV stream cut short: %s", s->db->message);
+      s->failed = true;
+    }
+  }
+  s->bytes += (long long)w;
+  if (w > 0)
+    return (ssize_t)w;
+  if (s->failed)
+    return U_STREAM_ERROR;
+  stream_release(s);
+  return U_STREAM_END;
+}
+
+static void stream_destroy(struct csv_stream *s) {
+  s->failed |= s->db != NULL; /* not finished: roll back rather than commit */
+  stream_release(s);
+  PQclear(s->batch);
+  for (int i = 0; i < s->n + 3; i++)
+    free(s->params[i]);
+  free(s->params);
+  free(s->head);
+  free(s);
+}
+
+/* ulfius's free callback: after the last byte, or when the client left early (the
+ * connection is still held then). */
+static void stream_free(void *cls) {
+  struct csv_stream *s = cls;
+  if (s->db != NULL)
+    log_msg(Y_LOG_LEVEL_INFO, s->request_id, "CSV stream ended early after %lld bytes", s->bytes);
+  stream_destroy(s);
+}
+
+enum problem reply_csv_stream(struct req *r, struct db_stmt *page, int n, const char *const *params,
+                              const char *header_line) {
+  struct csv_stream *s = calloc(1, sizeof *s);
+  s->page = page;
+  s->n = n;
+  s->params = calloc((size_t)n + 3, sizeof *s->params);
+  for (int i = 0; i < n; i++)
+    s->params[i] = params[i] ? strdup(params[i]) : NULL;
+  s->params[n + 2] = strdup(CSV_BATCH_TEXT);
+  s->head_len = strlen(BOM) + strlen(header_line) + 2;
+  s->head = malloc(s->head_len + 1);
+  snprintf(s->head, s->head_len + 1, "%s%s\r\n", BOM, header_line);
+  snprintf(s->request_id, sizeof s->request_id, "%s", r->request_id);
+
+  /* The request's connection, if it has one, becomes the stream's: dispatch must not give
+   * it back, and taking a second one could wait on a pool this request already holds. */
+  s->db = r->db != NULL ? r->db : db_acquire(HTTP_DB_WAIT_MS);
+  r->db = NULL;
+  enum problem rc = P_NONE;
+  if (s->db == NULL) {
+    rc = req_fail(r, P_UNAVAILABLE, "The database is unavailable; retry shortly.",
+                  "La base de datos no está disponible; reintente en breve.");
+    goto fail;
+  }
+  if (db_command(s->db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") != A_OK) {
+    rc = problem_from_db(r, s->db);
+    goto fail;
+  }
+  s->db->tx_depth = 1;
+  /* A generic plan of a keyset page cannot seek to the cursor (its parameters may be NULL):
+   * it scans and sorts the whole table for every batch. Plan each batch for its values. */
+  if (db_command(s->db, "SET LOCAL plan_cache_mode = force_custom_plan") != A_OK ||
+      stream_fetch(s) != A_OK) {
+    rc = problem_from_db(r, s->db);
+    goto fail;
+  }
+  if (ulfius_set_stream_response(r->out, 200, stream_next, stream_free, U_STREAM_SIZE_UNKNOWN,
+                                 CSV_BLOCK_BYTES, s) != U_OK) {
+    rc = req_fail(r, P_INTERNAL, NULL, NULL);
+    goto fail;
+  }
+  reply_header(r, "Content-Type", "text/csv; charset=utf-8");
+  r->status = 200;
+  r->has_body = false; /* nothing for dispatch to hash or replace with a 304 */
+  r->streamed = true;
+  return P_NONE;
+fail:
+  stream_destroy(s);
+  return rc;
+}
