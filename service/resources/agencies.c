@@ -462,12 +462,7 @@ static enum problem agency_get(struct req *r) {
     return not_found(r);
   const char *p[] = {id, role_name(r->caller.role),
                      r->caller.agency_id[0] ? r->caller.agency_id : NULL};
-  PGresult *res = req_exec(r, &AGENCY_BY_ID, 3, p);
-  if (res == NULL)
-    return r->problem;
-  enum problem rc = PQntuples(res) == 1 ? reply_json(r, 200, PQgetvalue(res, 0, 0)) : not_found(r);
-  PQclear(res);
-  return rc;
+  return reply_row(r, req_exec(r, &AGENCY_BY_ID, 3, p), not_found);
 }
 
 static enum problem agency_create(struct req *r) {
@@ -487,14 +482,7 @@ static enum problem agency_create(struct req *r) {
     rc = write_refused(r);
     goto out;
   }
-  const char *json = PQgetvalue(res, 0, 0), *id = PQgetvalue(res, 0, 1);
-  rc = req_audit(r, "created", "agency", id, NULL, json);
-  if (rc == P_NONE) {
-    char location[80];
-    snprintf(location, sizeof location, "/v1/agencies/%s", id);
-    reply_header(r, "Location", location);
-    reply_json(r, 201, json);
-  }
+  rc = reply_created(r, "agency", "/v1/agencies", PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
 out:
   free(text);
   PQclear(res);
@@ -539,9 +527,7 @@ static enum problem agency_patch(struct req *r) {
     rc = write_refused(r);
     goto out;
   }
-  rc = req_audit(r, "updated", "agency", id, PQgetvalue(current, 0, 0), PQgetvalue(res, 0, 0));
-  if (rc == P_NONE)
-    reply_json(r, 200, PQgetvalue(res, 0, 0));
+  rc = reply_updated(r, "agency", id, PQgetvalue(current, 0, 0), PQgetvalue(res, 0, 0));
 out:
   free(text);
   PQclear(current);
@@ -572,9 +558,7 @@ static enum problem agency_delete(struct req *r) {
              : r->problem;
     goto out;
   }
-  rc = req_audit(r, "deleted", "agency", id, PQgetvalue(current, 0, 0), NULL);
-  if (rc == P_NONE)
-    reply_empty(r, 204);
+  rc = reply_deleted(r, "agency", id, PQgetvalue(current, 0, 0));
 out:
   PQclear(current);
   PQclear(res);

@@ -295,12 +295,7 @@ static enum problem task_get(struct req *r) {
   if (!uuid_valid(id))
     return not_found(r);
   const char *p[] = {id, role_name(r->caller.role), caller_sub(r), caller_agency(r)};
-  PGresult *res = req_exec(r, &TASK_BY_ID, 4, p);
-  if (res == NULL)
-    return r->problem;
-  enum problem rc = PQntuples(res) == 1 ? reply_json(r, 200, PQgetvalue(res, 0, 0)) : not_found(r);
-  PQclear(res);
-  return rc;
+  return reply_row(r, req_exec(r, &TASK_BY_ID, 4, p), not_found);
 }
 
 /* Creates a task of agency (checked) from the body (validated). */
@@ -316,14 +311,7 @@ static enum problem create_in(struct req *r, const char *agency) {
     rc = agency_forbidden(r);
     goto out;
   }
-  const char *json = PQgetvalue(res, 0, 0), *id = PQgetvalue(res, 0, 1);
-  rc = req_audit(r, "created", "task", id, NULL, json);
-  if (rc == P_NONE) {
-    char location[80];
-    snprintf(location, sizeof location, "/v1/tasks/%s", id);
-    reply_header(r, "Location", location);
-    reply_json(r, 201, json);
-  }
+  rc = reply_created(r, "task", "/v1/tasks", PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
 out:
   PQclear(res);
   return rc;
@@ -361,19 +349,8 @@ static enum problem agency_task_create(struct req *r) {
 /* Locks the task's row (if the caller may see it) and checks If-Match; *current is the
  * row's JSON (PQclear it). */
 static enum problem lock_current(struct req *r, const char *id, PGresult **current) {
-  *current = NULL;
-  if (!uuid_valid(id))
-    return not_found(r);
   const char *p[] = {id, role_name(r->caller.role), caller_sub(r), caller_agency(r)};
-  PGresult *res = req_exec(r, &TASK_BY_ID_FOR_UPDATE, 4, p);
-  if (res == NULL)
-    return r->problem;
-  if (PQntuples(res) == 0) {
-    PQclear(res);
-    return not_found(r);
-  }
-  *current = res;
-  return req_check_if_match(r, PQgetvalue(res, 0, 0));
+  return req_lock_row(r, &TASK_BY_ID_FOR_UPDATE, 4, p, not_found, current);
 }
 
 static enum problem task_patch(struct req *r) {
@@ -400,9 +377,7 @@ static enum problem task_patch(struct req *r) {
     rc = write_refused(r);
     goto out;
   }
-  rc = req_audit(r, "updated", "task", id, PQgetvalue(current, 0, 0), PQgetvalue(res, 0, 0));
-  if (rc == P_NONE)
-    reply_json(r, 200, PQgetvalue(res, 0, 0));
+  rc = reply_updated(r, "task", id, PQgetvalue(current, 0, 0), PQgetvalue(res, 0, 0));
 out:
   free(text);
   PQclear(current);
@@ -422,9 +397,7 @@ static enum problem task_delete(struct req *r) {
     rc = r->problem;
     goto out;
   }
-  rc = req_audit(r, "deleted", "task", id, PQgetvalue(current, 0, 0), NULL);
-  if (rc == P_NONE)
-    reply_empty(r, 204);
+  rc = reply_deleted(r, "task", id, PQgetvalue(current, 0, 0));
 out:
   PQclear(current);
   PQclear(res);
