@@ -192,12 +192,7 @@ static enum problem compliance_get(struct req *r) {
   if (!uuid_valid(standard))
     return item_not_found(r);
   const char *p[] = {agency, standard};
-  PGresult *res = req_exec(r, &COMPLIANCE_ITEM, 2, p);
-  if (res == NULL)
-    return r->problem;
-  rc = PQntuples(res) == 1 ? reply_json(r, 200, PQgetvalue(res, 0, 0)) : item_not_found(r);
-  PQclear(res);
-  return rc;
+  return reply_row(r, req_exec(r, &COMPLIANCE_ITEM, 2, p), item_not_found);
 }
 
 /* Field errors for proof bullets the standard does not have. Returns their number, or -1

@@ -97,12 +97,7 @@ static enum problem answer_scoped(struct req *r, struct db_stmt *stmt, const cha
     return not_found(r);
   const char *p[] = {id, role_name(r->caller.role),
                      r->caller.agency_id[0] ? r->caller.agency_id : NULL, extra};
-  PGresult *res = req_exec(r, stmt, extra ? 4 : 3, p);
-  if (res == NULL)
-    return r->problem;
-  enum problem rc = PQntuples(res) == 1 ? reply_json(r, 200, PQgetvalue(res, 0, 0)) : not_found(r);
-  PQclear(res);
-  return rc;
+  return reply_row(r, req_exec(r, stmt, extra ? 4 : 3, p), not_found);
 }
 
 /* A page of the agency's history or awards, once the caller may see the agency. */

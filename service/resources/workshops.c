@@ -371,13 +371,7 @@ static enum problem workshop_get(struct req *r) {
   if (!uuid_valid(id))
     return workshop_not_found(r);
   const char *p[] = {id, caller_role(r)};
-  PGresult *res = req_exec(r, &WORKSHOP_BY_ID, 2, p);
-  if (res == NULL)
-    return r->problem;
-  enum problem rc =
-      PQntuples(res) == 1 ? reply_json(r, 200, PQgetvalue(res, 0, 0)) : workshop_not_found(r);
-  PQclear(res);
-  return rc;
+  return reply_row(r, req_exec(r, &WORKSHOP_BY_ID, 2, p), workshop_not_found);
 }
 
 static enum problem workshop_create(struct req *r) {
@@ -478,13 +472,7 @@ static enum problem workshop_attendance(struct req *r) {
   if (!uuid_valid(id))
     return workshop_not_found(r);
   const char *p[] = {id, caller_role(r)};
-  PGresult *res = req_exec(r, &WORKSHOP_ATTENDANCE, 2, p);
-  if (res == NULL)
-    return r->problem;
-  enum problem rc =
-      PQntuples(res) == 1 ? reply_json(r, 200, PQgetvalue(res, 0, 0)) : workshop_not_found(r);
-  PQclear(res);
-  return rc;
+  return reply_row(r, req_exec(r, &WORKSHOP_ATTENDANCE, 2, p), workshop_not_found);
 }
 
 /* -------------------------------------------------- registration handlers */
@@ -512,13 +500,7 @@ static enum problem registration_get(struct req *r) {
   if (!uuid_valid(wid) || !uuid_valid(rid))
     return registration_not_found(r);
   const char *p[] = {rid, wid, caller_role(r), caller_agency(r)};
-  PGresult *res = req_exec(r, &REGISTRATION_BY_ID, 4, p);
-  if (res == NULL)
-    return r->problem;
-  enum problem rc =
-      PQntuples(res) == 1 ? reply_json(r, 200, PQgetvalue(res, 0, 0)) : registration_not_found(r);
-  PQclear(res);
-  return rc;
+  return reply_row(r, req_exec(r, &REGISTRATION_BY_ID, 4, p), registration_not_found);
 }
 
 /* The attendance mode a registration gets: the one sent, which the workshop's mode must
