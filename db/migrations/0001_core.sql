@@ -3,37 +3,6 @@
 
 CREATE EXTENSION IF NOT EXISTS unaccent;
 
--- unaccent() is only STABLE (it depends on the dictionary search path); this wrapper names
--- the dictionary so it can be IMMUTABLE and used in indexes. Lower-cased too: it is the
--- form every case- and accent-insensitive search compares.
-CREATE FUNCTION fold(t text) RETURNS text
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
-  AS $$ SELECT lower(public.unaccent('public.unaccent'::regdictionary, t)) $$;
-
--- RFC 3339 in UTC with a Z, second precision: the one timestamp format of the API.
-CREATE FUNCTION rfc3339(t timestamptz) RETURNS text
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
-  AS $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') $$;
-
--- The fields that differ between two JSON objects, as {field: [before, after]}.
-CREATE FUNCTION json_changes(before jsonb, after jsonb) RETURNS jsonb
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
-  AS $$
-    SELECT coalesce(jsonb_object_agg(k, jsonb_build_array(before -> k, after -> k)), '{}')
-    FROM (SELECT jsonb_object_keys(coalesce(before, '{}')) AS k
-          UNION SELECT jsonb_object_keys(coalesce(after, '{}'))) keys
-    WHERE (before -> k) IS DISTINCT FROM (after -> k)
-      AND k NOT IN ('updated_at', 'version')
-  $$;
-
--- Every stored resource bumps version and updated_at on each change.
-CREATE FUNCTION touch_row() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  NEW.updated_at := now();
-  NEW.version := OLD.version + 1;
-  RETURN NEW;
-END $$;
-
 CREATE TABLE users (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   email text NOT NULL CHECK (email ~ '^[^@\s]+@[^@\s]+$' AND length(email) <= 254),
@@ -51,7 +20,6 @@ CREATE TABLE users (
 CREATE UNIQUE INDEX users_email_key ON users (lower(email));
 CREATE INDEX users_created_at ON users (created_at, id);
 CREATE INDEX users_updated_at ON users (updated_at, id);
-CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch_row();
 
 CREATE TABLE clients (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -65,7 +33,6 @@ CREATE TABLE clients (
   version integer NOT NULL DEFAULT 1
 );
 CREATE INDEX clients_created_at ON clients (created_at, id);
-CREATE TRIGGER clients_touch BEFORE UPDATE ON clients FOR EACH ROW EXECUTE FUNCTION touch_row();
 
 -- Failed sign-ins per account (an email or a client id, whether it exists or not), so that
 -- every instance throttles alike.
@@ -107,25 +74,6 @@ CREATE TABLE audit (
 CREATE INDEX audit_resource ON audit (resource, resource_id, seq);
 CREATE INDEX audit_actor ON audit (actor, seq);
 CREATE INDEX audit_at ON audit (at);
-
--- Representations: each resource is rendered to JSON in one place, here.
-CREATE FUNCTION user_json(u users) RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'role', u.role,
-    'agency_id', u.agency_id, 'active', u.active, 'created_at', rfc3339(u.created_at),
-    'updated_at', rfc3339(u.updated_at), 'version', u.version)::text
-$$;
-
-CREATE FUNCTION client_json(c clients) RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT json_build_object('id', c.id, 'name', c.name, 'role', c.role, 'scopes', c.scopes,
-    'active', c.active, 'created_at', rfc3339(c.created_at),
-    'updated_at', rfc3339(c.updated_at), 'version', c.version)::text
-$$;
-
--- A LIKE pattern that finds q anywhere, accent- and case-insensitively, with q's own % and _
--- taken literally.
-CREATE FUNCTION contains_pattern(q text) RETURNS text
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
-  AS $$ SELECT '%' || replace(replace(replace(fold(q), '\', '\\'), '%', '\%'), '_', '\_') || '%' $$;
 
 -- The change feed's journal (GET /v1/changes). Each audited write of a domain resource adds
 -- a row in its own transaction. Just before COMMIT the transaction takes the next commit

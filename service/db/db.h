@@ -79,13 +79,17 @@ int db_rollback(struct db_conn *c);
  * NULL with a message on stderr when it cannot connect. Close with PQfinish(). */
 PGconn *db_connect(const char *url);
 
-/* Migrations embedded in the binary at build time (db/migrations/NNNN_name.sql). */
-int db_migrate(PGconn *pg);        /* applies the pending ones; A_OK or A_ERR */
+/* Migrations embedded in the binary at build time (db/migrations/NNNN_name.sql), then the
+ * functions (db/functions/NN_area.sql) when their checksum changed. A_OK or A_ERR. */
+int db_migrate(PGconn *pg);
 int db_known_schema_version(void); /* the highest version this binary carries */
 /* The version recorded in the database: 0 when none, -1 when it cannot be read. */
 int db_schema_version(PGconn *pg);
-/* The same, over a pool connection (for /readyz). */
-int db_conn_schema_version(struct db_conn *c);
+/* The same, over a pool connection (for /readyz); *functions_current tells whether the
+ * database holds this binary's db/functions/. */
+int db_conn_schema_version(struct db_conn *c, bool *functions_current);
+/* The hex SHA-256 of this binary's db/functions/ (names and contents, in order). */
+void db_functions_checksum(char out[65]);
 /* Loads the demo dataset (the files under db/demo) in one transaction; safe to run twice. */
 int db_seed_demo(PGconn *pg, const char *password_hash, const char *secret_hash);
 

@@ -14,11 +14,12 @@ static enum problem healthz(struct req *r) {
   return reply_json(r, 200, "{\"status\":\"ok\"}");
 }
 
-/* Ready when the database answers and its schema is the one this binary was built for. */
+/* Ready when the database answers and its schema and functions are this binary's. */
 static enum problem readyz(struct req *r) {
   if (req_db(r) == NULL)
     return r->problem;
-  int have = db_conn_schema_version(r->db);
+  bool functions_current = false;
+  int have = db_conn_schema_version(r->db, &functions_current);
   if (have < 0)
     return problem_from_db(r, r->db);
   int want = db_known_schema_version();
@@ -26,6 +27,11 @@ static enum problem readyz(struct req *r) {
     return req_fail(r, P_UNAVAILABLE, "The database schema is version %d; this build needs %d.",
                     "El esquema de la base de datos es la versión %d; se requiere la %d.", have,
                     want);
+  if (!functions_current)
+    return req_fail(r, P_UNAVAILABLE,
+                    "The database's functions are not this build's; run acredita migrate.",
+                    "Las funciones de la base de datos no son las de esta versión; ejecute "
+                    "acredita migrate.");
   char body[64];
   snprintf(body, sizeof body, "{\"status\":\"ready\",\"schema_version\":%d}", have);
   return reply_json(r, 200, body);

@@ -1,0 +1,405 @@
+-- 03_agencies: Agencies: derived dates, status, who sees and writes them, representations, writes and the lifecycle state machine.
+
+CREATE OR REPLACE TRIGGER agencies_touch BEFORE UPDATE ON agencies FOR EACH ROW EXECUTE FUNCTION touch_row();
+
+-- Derived dates. PostgreSQL's date + interval keeps month ends and leap days sane
+-- (2020-01-31 + 1 month = 2020-02-29; 2024-02-29 + 1 year = 2025-02-28).
+
+-- The Implementation Plan is due three months after the CEO signed the application.
+CREATE OR REPLACE FUNCTION agency_implementation_plan_due(a agencies) RETURNS date
+  LANGUAGE sql IMMUTABLE AS $$ SELECT (a.applied_on + interval '3 months')::date $$;
+
+-- Self-assessment: 36 months from the CALEA agreement for law enforcement, 24 for the rest.
+CREATE OR REPLACE FUNCTION agency_self_assessment_due(a agencies) RETURNS date
+  LANGUAGE sql IMMUTABLE AS $$
+    SELECT (a.enrolled_on + CASE WHEN a.type = 'law_enforcement' THEN interval '36 months'
+                                 ELSE interval '24 months' END)::date $$;
+
+-- Accreditation lasts four years from the award.
+CREATE OR REPLACE FUNCTION accreditation_expiry(awarded_on date) RETURNS date
+  LANGUAGE sql IMMUTABLE AS $$ SELECT (awarded_on + interval '4 years')::date $$;
+
+-- The next anniversary of the award on or after today, while the accreditation runs. One
+-- expression rather than min() over generate_series(1, 4), so that PostgreSQL inlines it (a
+-- function it cannot inline is parsed and planned again in every statement that calls it).
+-- Anniversaries only grow, so the first one on or after today is the minimum, and when it is
+-- past the expiry so are the later ones.
+CREATE OR REPLACE FUNCTION agency_next_annual_review_due(a agencies, today date) RETURNS date
+  LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+      WHEN (a.accredited_on + interval '1 year')::date >= today THEN
+        CASE WHEN (a.accredited_on + interval '1 year')::date
+                  <= coalesce(a.accreditation_expires_on, accreditation_expiry(a.accredited_on))
+             THEN (a.accredited_on + interval '1 year')::date END
+      WHEN (a.accredited_on + interval '2 years')::date >= today THEN
+        CASE WHEN (a.accredited_on + interval '2 years')::date
+                  <= coalesce(a.accreditation_expires_on, accreditation_expiry(a.accredited_on))
+             THEN (a.accredited_on + interval '2 years')::date END
+      WHEN (a.accredited_on + interval '3 years')::date >= today THEN
+        CASE WHEN (a.accredited_on + interval '3 years')::date
+                  <= coalesce(a.accreditation_expires_on, accreditation_expiry(a.accredited_on))
+             THEN (a.accredited_on + interval '3 years')::date END
+      WHEN (a.accredited_on + interval '4 years')::date >= today THEN
+        CASE WHEN (a.accredited_on + interval '4 years')::date
+                  <= coalesce(a.accreditation_expires_on, accreditation_expiry(a.accredited_on))
+             THEN (a.accredited_on + interval '4 years')::date END
+    END $$;
+
+-- Continuation fees: four, the first 30 days after the award, then each anniversary.
+CREATE OR REPLACE FUNCTION agency_continuation_fees_due(a agencies) RETURNS date[]
+  LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN a.accredited_on IS NULL THEN NULL ELSE ARRAY[
+      a.accredited_on + 30,
+      (a.accredited_on + interval '1 year')::date,
+      (a.accredited_on + interval '2 years')::date,
+      (a.accredited_on + interval '3 years')::date] END $$;
+
+-- The states an agency may move to from (status, the state probation remembers).
+CREATE OR REPLACE FUNCTION agency_allowed_targets(status text, before_probation text) RETURNS text[]
+  LANGUAGE sql STABLE AS $$
+    SELECT coalesce(array_agg(t ORDER BY p), '{}') FROM (
+      SELECT before_probation AS t, 0 AS p WHERE status = 'probation'
+      UNION ALL
+      SELECT to_status, position FROM agency_transition_rules WHERE from_status = status) x $$;
+
+-- An accreditation past its expiry without a new award reads as expired.
+CREATE OR REPLACE FUNCTION agency_status(a agencies) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN a.status IN ('accredited', 'conditionally_accredited')
+                   AND a.accreditation_expires_on < mx_today() THEN 'expired'
+              ELSE a.status END $$;
+
+-- Who sees an agency at all: an agency user only its own; anonymous callers only the public
+-- directory (agencies that hold or held an accreditation); everyone else all of them.
+CREATE OR REPLACE FUNCTION agency_visible_to(a agencies, role text, caller_agency text) RETURNS boolean
+  LANGUAGE sql STABLE AS $$
+    SELECT CASE role WHEN 'agency' THEN a.id::text = caller_agency
+                     WHEN 'anonymous' THEN a.accredited_on IS NOT NULL
+                     ELSE true END $$;
+
+-- Who may write an agency (which fields is the handler's business): admin and coalition any;
+-- an advisor only an agency it advises or manages.
+CREATE OR REPLACE FUNCTION agency_writable_by(a agencies, role text, sub text) RETURNS boolean
+  LANGUAGE sql STABLE AS $$
+    SELECT CASE role WHEN 'admin' THEN true
+                     WHEN 'coalition' THEN true
+                     WHEN 'advisor' THEN coalesce(sub = ANY (a.advisor_ids::text[])
+                                                  OR sub = a.regional_manager_id::text, false)
+                     ELSE false END $$;
+
+-- Who may move an agency: admin anything; inl only approve an application; an assigned
+-- advisor anything but the approval, which is INL's.
+CREATE OR REPLACE FUNCTION agency_may_transition(a agencies, target text, role text, sub text)
+  RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT CASE role WHEN 'admin' THEN true
+                     WHEN 'inl' THEN target = 'approved'
+                     WHEN 'advisor' THEN target <> 'approved' AND agency_writable_by(a, role, sub)
+                     ELSE false END $$;
+
+CREATE OR REPLACE FUNCTION agency_json(a agencies) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT json_build_object(
+    'id', a.id, 'name', a.name, 'acronym', a.acronym, 'type', a.type, 'level', a.level,
+    'state', a.state, 'municipality', a.municipality, 'website', a.website, 'ceo', a.ceo,
+    'accreditation_manager', a.accreditation_manager,
+    'regional_manager_id', a.regional_manager_id, 'advisor_ids', to_json(a.advisor_ids),
+    'tier', a.tier, 'status', agency_status(a), 'status_reason', a.status_reason,
+    'status_before_probation', a.status_before_probation,
+    'applied_on', a.applied_on, 'approved_on', a.approved_on, 'enrolled_on', a.enrolled_on,
+    'accredited_on', a.accredited_on, 'accreditation_expires_on', a.accreditation_expires_on,
+    'withdrawn_on', a.withdrawn_on, 'removed_on', a.removed_on,
+    'implementation_plan_due', agency_implementation_plan_due(a),
+    'self_assessment_due', agency_self_assessment_due(a),
+    'next_annual_review_due', agency_next_annual_review_due(a, mx_today()),
+    'continuation_fees_due', coalesce(to_json(agency_continuation_fees_due(a)), '[]'::json),
+    'reporting', json_build_object('frequency', a.reporting_frequency,
+      'last_report_on', a.last_report_on, 'next_report_due', a.next_report_due),
+    'membership', json_build_object('member', a.member, 'member_since', a.member_since,
+      'dues_paid_through', a.dues_paid_through, 'external_id', a.membership_external_id),
+    'external_ids', a.external_ids, 'in_program', a.in_program, 'demo', a.demo,
+    'created_at', rfc3339(a.created_at), 'updated_at', rfc3339(a.updated_at),
+    'version', a.version)::text
+$$;
+
+-- What anonymous callers and partner systems see.
+CREATE OR REPLACE FUNCTION agency_public_json(a agencies) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT json_build_object('id', a.id, 'name', a.name, 'type', a.type, 'level', a.level,
+    'state', a.state, 'status', agency_status(a), 'accredited_on', a.accredited_on,
+    'accreditation_expires_on', a.accreditation_expires_on)::text
+$$;
+
+-- The representation a role gets.
+CREATE OR REPLACE FUNCTION agency_json_for(a agencies, role text) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN role IN ('anonymous', 'partner') THEN agency_public_json(a)
+              ELSE agency_json(a) END $$;
+
+CREATE OR REPLACE FUNCTION agency_transition_json(t agency_transitions) RETURNS text
+  LANGUAGE sql STABLE AS $$
+  SELECT json_build_object('id', t.id, 'agency_id', t.agency_id, 'from', t.from_status,
+    'to', t.to_status, 'on', t.occurred_on, 'note', t.note, 'actor', t.actor,
+    'role', t.actor_role, 'award_id', (SELECT w.id FROM awards w WHERE w.transition_id = t.id),
+    'created_at', rfc3339(t.created_at))::text
+$$;
+
+CREATE OR REPLACE FUNCTION award_json(w awards) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT json_build_object('id', w.id, 'agency_id', w.agency_id, 'program', w.program,
+    'tier', w.tier, 'awarded_on', w.awarded_on, 'expires_on', w.expires_on,
+    'conditional', w.conditional, 'conditions_met_on', w.conditions_met_on,
+    'created_at', rfc3339(w.created_at))::text
+$$;
+
+-- One audit entry as GET /v1/audit shows it.
+CREATE OR REPLACE FUNCTION audit_json(e audit) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT json_build_object('at', rfc3339(e.at), 'actor', e.actor, 'role', e.role,
+    'request_id', e.request_id, 'action', e.action, 'resource', e.resource,
+    'id', e.resource_id, 'changes', e.changes)::text
+$$;
+
+-- The field errors of an agency document that need the data to find: the state must be one
+-- of Mexico's entities, the regional manager and the advisors active advisor users, the
+-- application not signed in the future, a tier only for law enforcement. Only the members
+-- named in keys are checked (NULL: all), so that a PATCH is judged on what it sends.
+CREATE OR REPLACE FUNCTION agency_problems(d jsonb, keys text[]) RETURNS TABLE (field text, code text, arg text)
+  LANGUAGE sql STABLE AS $$
+    SELECT '/state', 'invalid_enum', (SELECT string_agg(s.code, ', ' ORDER BY s.code) FROM mx_states s)
+    WHERE (keys IS NULL OR 'state' = ANY (keys)) AND jsonb_typeof(d -> 'state') = 'string'
+      AND NOT EXISTS (SELECT 1 FROM mx_states s WHERE s.code = d ->> 'state')
+    UNION ALL
+    SELECT '/regional_manager_id', 'not_found', NULL
+    WHERE (keys IS NULL OR 'regional_manager_id' = ANY (keys))
+      AND jsonb_typeof(d -> 'regional_manager_id') = 'string'
+      AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id::text = lower(d ->> 'regional_manager_id')
+                      AND u.role IN ('advisor', 'admin') AND u.active)
+    UNION ALL
+    SELECT '/advisor_ids/' || (x.n - 1), 'not_found', NULL
+    FROM jsonb_array_elements_text(CASE WHEN (keys IS NULL OR 'advisor_ids' = ANY (keys))
+           AND jsonb_typeof(d -> 'advisor_ids') = 'array' THEN d -> 'advisor_ids' ELSE '[]' END)
+         WITH ORDINALITY x (v, n)
+    WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id::text = lower(x.v)
+                      AND u.role = 'advisor' AND u.active)
+    UNION ALL
+    SELECT '/applied_on', 'out_of_range', '..' || mx_today()
+    WHERE (keys IS NULL OR 'applied_on' = ANY (keys)) AND jsonb_typeof(d -> 'applied_on') = 'string'
+      AND (d ->> 'applied_on')::date > mx_today()
+    UNION ALL
+    SELECT '/tier', 'invalid', 'only law-enforcement agencies have a tier'
+    WHERE (keys IS NULL OR 'tier' = ANY (keys) OR 'type' = ANY (keys))
+      AND jsonb_typeof(d -> 'tier') = 'string' AND d ->> 'type' <> 'law_enforcement'
+$$;
+
+-- advisor_ids of a document, without duplicates, in the order given (first occurrence first):
+-- reordering them would make every write of an agency "change" advisor_ids in the audit and
+-- the change feed.
+CREATE OR REPLACE FUNCTION agency_advisors(d jsonb) RETURNS uuid[] LANGUAGE sql IMMUTABLE AS $$
+  SELECT coalesce(ARRAY(
+    SELECT x.v::uuid FROM jsonb_array_elements_text(
+      CASE WHEN jsonb_typeof(d -> 'advisor_ids') = 'array' THEN d -> 'advisor_ids' ELSE '[]' END)
+      WITH ORDINALITY x (v, n)
+    GROUP BY x.v::uuid ORDER BY min(x.n)), '{}') $$;
+
+-- Creates an agency from a document; its history starts with the application.
+CREATE OR REPLACE FUNCTION agency_create(d jsonb, actor text, actor_role text, request_id text)
+  RETURNS agencies LANGUAGE plpgsql AS $$
+DECLARE
+  a agencies;
+BEGIN
+  INSERT INTO agencies (name, acronym, type, level, state, municipality, website, ceo,
+    accreditation_manager, regional_manager_id, advisor_ids, tier, applied_on,
+    reporting_frequency, last_report_on, next_report_due, member, member_since,
+    dues_paid_through, membership_external_id, external_ids, in_program)
+  VALUES (d ->> 'name', d ->> 'acronym', d ->> 'type', d ->> 'level', d ->> 'state',
+    d ->> 'municipality', d ->> 'website', nullif(d -> 'ceo', 'null'),
+    nullif(d -> 'accreditation_manager', 'null'), (d ->> 'regional_manager_id')::uuid,
+    agency_advisors(d), d ->> 'tier', coalesce((d ->> 'applied_on')::date, mx_today()),
+    coalesce(d #>> '{reporting,frequency}', 'monthly'), (d #>> '{reporting,last_report_on}')::date,
+    (d #>> '{reporting,next_report_due}')::date,
+    coalesce((d #>> '{membership,member}')::boolean, false),
+    (d #>> '{membership,member_since}')::date, (d #>> '{membership,dues_paid_through}')::date,
+    d #>> '{membership,external_id}', coalesce(nullif(d -> 'external_ids', 'null'), '{}'),
+    coalesce((d ->> 'in_program')::boolean, true))
+  RETURNING * INTO a;
+  INSERT INTO agency_transitions (agency_id, from_status, to_status, occurred_on, note, actor,
+    actor_role, request_id)
+  VALUES (a.id, NULL, 'applied', a.applied_on, NULL, actor, actor_role, request_id);
+  RETURN a;
+END $$;
+
+/*
+ * The state machine: the one place a status changes. It locks the agency, checks the caller
+ * may make the move and that the graph allows it, sets the dates the move implies, records
+ * the history and any award, and returns the transition with the agency before and after.
+ *
+ * Refusals are RAISEd as P0001 with a HINT the service turns into an answer:
+ *   not_found | forbidden | conflict|<from>|<allowed,…> | field|<pointer>|<code>|<arg> | rule
+ */
+CREATE OR REPLACE FUNCTION agency_transition(agency uuid, target text, on_date date, reason text,
+                                  actor text, actor_role text, request_id text)
+  RETURNS TABLE (transition_json text, before_json text, after_json text)
+  LANGUAGE plpgsql AS $$
+DECLARE
+  a agencies;
+  was agencies;
+  allowed text[];
+  rule agency_transition_rules;
+  occurred date := coalesce(on_date, mx_today());
+  last_on date;
+  note text := nullif(btrim(reason), '');
+  awarding boolean;
+  tid uuid;
+BEGIN
+  SELECT * INTO was FROM agencies WHERE id = agency FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'No agency has this id.' USING HINT = 'not_found';
+  END IF;
+  IF NOT agency_may_transition(was, target, actor_role, actor) THEN
+    RAISE EXCEPTION 'The role % may not move this agency to %.', actor_role, target
+      USING HINT = 'forbidden';
+  END IF;
+  allowed := agency_allowed_targets(was.status, was.status_before_probation);
+  IF NOT target = ANY (allowed) THEN
+    RAISE EXCEPTION 'An agency in % cannot move to %; allowed: %.', was.status, target,
+      coalesce(nullif(array_to_string(allowed, ', '), ''), 'none')
+      USING HINT = 'conflict|' || was.status || '|' || array_to_string(allowed, ',');
+  END IF;
+  SELECT * INTO rule FROM agency_transition_rules r
+  WHERE r.from_status = was.status AND r.to_status = target;
+  IF coalesce(rule.note_required, false) AND note IS NULL THEN
+    RAISE EXCEPTION 'Moving to % needs a note with the reason.', target
+      USING HINT = 'field|/note|required|';
+  END IF;
+  -- A move happens on or after the agency's last one, and not after today.
+  SELECT t.occurred_on INTO last_on FROM agency_transitions t WHERE t.agency_id = agency
+  ORDER BY t.seq DESC LIMIT 1;
+  IF occurred > mx_today() OR occurred < last_on THEN
+    RAISE EXCEPTION 'The date must be between the last move and today.'
+      USING HINT = 'field|/on|out_of_range|' || coalesce(last_on::text, '') || '..' || mx_today();
+  END IF;
+  awarding := target IN ('accredited', 'conditionally_accredited')
+              AND was.status IN ('awaiting_hearing', 'reaccreditation');
+  IF awarding AND was.type = 'law_enforcement' AND was.tier IS NULL THEN
+    RAISE EXCEPTION 'A law-enforcement agency needs its tier (tier1 or advanced) before an award; set it with PATCH.'
+      USING HINT = 'rule';
+  END IF;
+
+  UPDATE agencies SET
+    status = target,
+    status_before_probation = CASE WHEN target = 'probation' THEN was.status END,
+    status_reason = CASE WHEN coalesce(rule.note_required, false) THEN note END,
+    approved_on = CASE WHEN target = 'approved' THEN occurred ELSE approved_on END,
+    enrolled_on = CASE WHEN target = 'enrolled' THEN occurred ELSE enrolled_on END,
+    accredited_on = CASE WHEN awarding THEN occurred ELSE accredited_on END,
+    accreditation_expires_on = CASE WHEN awarding THEN accreditation_expiry(occurred)
+                                    ELSE accreditation_expires_on END,
+    withdrawn_on = CASE WHEN target = 'withdrawn' THEN occurred ELSE withdrawn_on END,
+    removed_on = CASE WHEN target = 'removed' THEN occurred ELSE removed_on END
+  WHERE id = agency RETURNING * INTO a;
+
+  INSERT INTO agency_transitions (agency_id, from_status, to_status, occurred_on, note, actor,
+    actor_role, request_id)
+  VALUES (agency, was.status, target, occurred, note, actor, actor_role, request_id)
+  RETURNING id INTO tid;
+  IF awarding THEN
+    INSERT INTO awards (agency_id, transition_id, program, tier, awarded_on, expires_on, conditional)
+    VALUES (agency, tid, a.type, CASE WHEN a.type = 'law_enforcement' THEN a.tier END, occurred,
+            accreditation_expiry(occurred), target = 'conditionally_accredited');
+  ELSIF was.status = 'conditionally_accredited' AND target = 'accredited' THEN
+    UPDATE awards w SET conditions_met_on = occurred
+    WHERE w.id = (SELECT l.id FROM awards l WHERE l.agency_id = agency AND l.conditional
+                  ORDER BY l.awarded_on DESC LIMIT 1);
+  END IF;
+  RETURN QUERY SELECT agency_transition_json(t), agency_json(was), agency_json(a)
+    FROM agency_transitions t WHERE t.id = tid;
+END $$;
+
+-- The row an agency becomes with a merge patch of its representation applied, not written:
+-- the one place that maps a document onto the columns for an update.
+CREATE OR REPLACE FUNCTION agency_patched(x agencies, patch jsonb) RETURNS agencies
+  LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  d jsonb := jsonb_merge_patch(agency_json(x)::jsonb, patch);
+  a agencies := x;
+BEGIN
+  a.name := d ->> 'name';
+  a.acronym := d ->> 'acronym';
+  a.type := d ->> 'type';
+  a.level := d ->> 'level';
+  a.state := d ->> 'state';
+  a.municipality := d ->> 'municipality';
+  a.website := d ->> 'website';
+  a.ceo := nullif(d -> 'ceo', 'null');
+  a.accreditation_manager := nullif(d -> 'accreditation_manager', 'null');
+  a.regional_manager_id := (d ->> 'regional_manager_id')::uuid;
+  a.advisor_ids := agency_advisors(d);
+  a.tier := d ->> 'tier';
+  a.applied_on := (d ->> 'applied_on')::date;
+  a.reporting_frequency := coalesce(d #>> '{reporting,frequency}', 'monthly');
+  a.last_report_on := (d #>> '{reporting,last_report_on}')::date;
+  a.next_report_due := (d #>> '{reporting,next_report_due}')::date;
+  a.member := coalesce((d #>> '{membership,member}')::boolean, false);
+  a.member_since := (d #>> '{membership,member_since}')::date;
+  a.dues_paid_through := (d #>> '{membership,dues_paid_through}')::date;
+  a.membership_external_id := d #>> '{membership,external_id}';
+  a.external_ids := coalesce(nullif(d -> 'external_ids', 'null'), '{}');
+  a.in_program := coalesce((d ->> 'in_program')::boolean, true);
+  RETURN a;
+END $$;
+
+-- Applies a merge patch to an agency's writable fields (agency_patched()); returns the new row.
+-- The caller holds the row lock.
+CREATE OR REPLACE FUNCTION agency_update(agency uuid, patch jsonb) RETURNS agencies
+  LANGUAGE plpgsql AS $$
+DECLARE
+  a agencies;
+BEGIN
+  SELECT * INTO a FROM agencies x WHERE x.id = agency;
+  a := agency_patched(a, patch);
+  UPDATE agencies SET name = a.name, acronym = a.acronym, type = a.type, level = a.level,
+    state = a.state, municipality = a.municipality, website = a.website, ceo = a.ceo,
+    accreditation_manager = a.accreditation_manager, regional_manager_id = a.regional_manager_id,
+    advisor_ids = a.advisor_ids, tier = a.tier, applied_on = a.applied_on,
+    reporting_frequency = a.reporting_frequency, last_report_on = a.last_report_on,
+    next_report_due = a.next_report_due, member = a.member, member_since = a.member_since,
+    dues_paid_through = a.dues_paid_through, membership_external_id = a.membership_external_id,
+    external_ids = a.external_ids, in_program = a.in_program
+  WHERE id = agency RETURNING * INTO a;
+  RETURN a;
+END $$;
+
+-- Scoping of compliance and tasks, evaluated for every row a task list reads: the advisor's
+-- lookup (a subquery, which prevents inlining) moves to its own function, called only for
+-- advisors; the rest inlines into the list's plan.
+CREATE OR REPLACE FUNCTION agency_advised_by(agency uuid, sub text) RETURNS boolean
+  LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM agencies a WHERE a.id = agency
+                   AND (sub = ANY (a.advisor_ids::text[]) OR a.regional_manager_id::text = sub)) $$;
+
+-- Who may see and work on an agency's compliance and tasks: admin and INL any agency, an
+-- advisor the agencies it is assigned to (in advisor_ids, or as regional manager), an agency
+-- user its own. Role and subject come from the verified token, as text.
+CREATE OR REPLACE FUNCTION agency_scope_allows(agency uuid, role text, sub text, caller_agency text)
+  RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT CASE role
+      WHEN 'admin' THEN true
+      WHEN 'inl' THEN true
+      WHEN 'advisor' THEN agency_advised_by(agency, sub)
+      WHEN 'agency' THEN agency::text = caller_agency
+      ELSE false END $$;
+
+-- ?status= filters on the status as shown (agency_status(): "expired" is derived from the
+-- date), which no index can hold. The stored statuses that can show as the requested ones
+-- are a condition an index can use (agencies_status): a rare status no longer reads every
+-- agency. "expired" shows from accredited and conditionally_accredited.
+CREATE OR REPLACE FUNCTION agency_stored_statuses(shown jsonb) RETURNS text[]
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY(SELECT s FROM jsonb_array_elements_text(shown) s
+                 UNION SELECT unnest(ARRAY['accredited', 'conditionally_accredited'])
+                 WHERE shown ? 'expired') $$;
+
+-- An agency as a list shows it: agency_json_for() in plpgsql. A list statement has optional
+-- filters, so PostgreSQL plans it for each request's values, and with agency_json_for()
+-- inlined (35 members, a dozen helpers) that planning cost more than rendering the 50 rows.
+-- The plpgsql twin is planned once per connection; GET /v1/agencies/{id} keeps the inlined
+-- one, whose plan is made once.
+CREATE OR REPLACE FUNCTION agency_list_json(a agencies, role text) RETURNS text
+  LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN agency_json_for(a, role);
+END $$;

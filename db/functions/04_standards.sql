@@ -1,0 +1,36 @@
+-- 04_standards: The standards catalog.
+
+CREATE OR REPLACE TRIGGER standards_touch BEFORE UPDATE ON standards
+  FOR EACH ROW EXECUTE FUNCTION touch_row();
+
+CREATE OR REPLACE FUNCTION standard_bullets_json(bullets jsonb) RETURNS json
+  LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(json_agg(json_build_object('key', b ->> 'key', 'summary', text_es_en(b -> 'summary'))
+                             ORDER BY n), '[]')
+    FROM jsonb_array_elements(bullets) WITH ORDINALITY x(b, n) $$;
+
+CREATE OR REPLACE FUNCTION standard_json(s standards) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT json_build_object('id', s.id, 'program', s.program, 'manual_version', s.manual_version,
+    'number', s.number,
+    'chapter', json_build_object('number', s.chapter_number, 'title', text_es_en(s.chapter_title)),
+    'title', text_es_en(s.title), 'summary', text_es_en(s.summary),
+    'bullets', standard_bullets_json(s.bullets), 'tiers', to_json(s.tiers),
+    'time_sensitive', s.time_sensitive, 'active', s.active,
+    'created_at', rfc3339(s.created_at), 'updated_at', rfc3339(s.updated_at),
+    'version', s.version)::text
+$$;
+
+-- The manual version a program works with now: its highest version with active standards,
+-- compared part by part as numbers.
+CREATE OR REPLACE FUNCTION program_current_manual(p text) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT manual_version FROM standards WHERE program = p AND active
+  ORDER BY string_to_array(manual_version, '.')::int[] DESC LIMIT 1
+$$;
+
+-- A standard applies to an agency of its program; for law enforcement, to the agency's tier
+-- (a Tier 1 agency does not answer advanced-only standards; an agency without a tier yet
+-- sees them all).
+CREATE OR REPLACE FUNCTION standard_applies(s standards, a agencies) RETURNS boolean
+  LANGUAGE sql STABLE AS $$
+    SELECT s.active AND s.program = a.type
+       AND (s.program <> 'law_enforcement' OR a.tier IS NULL OR a.tier = ANY (s.tiers)) $$;
