@@ -51,7 +51,8 @@ CREATE OR REPLACE FUNCTION csv_cell(v text) RETURNS text LANGUAGE sql IMMUTABLE 
                                   '"', '""') || '"' END $$;
 
 -- RFC 7396 JSON Merge Patch: members of patch replace those of target, objects merge
--- recursively, null removes. PATCH /v1/agencies/{id} applies it to the representation.
+-- recursively, null removes. Every PATCH applies it to the record's representation, and the
+-- resource's X_from_doc() maps the result onto the columns: one way to merge, in one place.
 CREATE OR REPLACE FUNCTION jsonb_merge_patch(target jsonb, patch jsonb) RETURNS jsonb
   LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
@@ -72,6 +73,12 @@ BEGIN
   END LOOP;
   RETURN result;
 END $$;
+
+-- A new row of empty's table as an insert begins it: a fresh id, now, version 1, not demo
+-- data. The resource's X_from_doc() fills in the rest.
+CREATE OR REPLACE FUNCTION new_row(empty anyelement) RETURNS anyelement LANGUAGE sql VOLATILE AS $$
+  SELECT jsonb_populate_record(empty, jsonb_build_object('id', gen_random_uuid(),
+    'created_at', now(), 'updated_at', now(), 'version', 1, 'demo', false)) $$;
 
 -- A bilingual text as the API renders it: Spanish first, English null when absent.
 CREATE OR REPLACE FUNCTION text_es_en(t jsonb) RETURNS json

@@ -16,3 +16,26 @@ CREATE OR REPLACE FUNCTION client_json(c clients) RETURNS text LANGUAGE sql STAB
     'active', c.active, 'created_at', rfc3339(c.created_at),
     'updated_at', rfc3339(c.updated_at), 'version', c.version)::text
 $$;
+
+-- The columns a whole document (d) gives user x. A password arrives hashed, as
+-- password_hash (the service hashes it); without one the stored hash stays.
+CREATE OR REPLACE FUNCTION user_from_doc(x users, d jsonb) RETURNS users
+  LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  x.email := d ->> 'email';
+  x.name := d ->> 'name';
+  x.role := d ->> 'role';
+  x.agency_id := (d ->> 'agency_id')::uuid;
+  x.active := coalesce((d ->> 'active')::boolean, true);
+  x.password_hash := coalesce(d ->> 'password_hash', x.password_hash);
+  RETURN x;
+END $$;
+
+CREATE OR REPLACE FUNCTION user_create(d jsonb) RETURNS users LANGUAGE sql AS $$
+  INSERT INTO users SELECT (user_from_doc(new_row(NULL::users), d)).* RETURNING * $$;
+
+CREATE OR REPLACE FUNCTION user_update(id uuid, patch jsonb) RETURNS users LANGUAGE sql AS $$
+  UPDATE users u SET (email, name, role, agency_id, active, password_hash)
+    = (SELECT n.email, n.name, n.role, n.agency_id, n.active, n.password_hash
+       FROM user_from_doc(u, jsonb_merge_patch(user_json(u)::jsonb, patch)) n)
+  WHERE u.id = user_update.id RETURNING u.* $$;

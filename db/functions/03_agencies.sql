@@ -199,27 +199,22 @@ CREATE OR REPLACE FUNCTION agency_advisors(d jsonb) RETURNS uuid[] LANGUAGE sql 
 CREATE OR REPLACE FUNCTION agency_create(d jsonb, actor text, actor_role text, request_id text)
   RETURNS agencies LANGUAGE plpgsql AS $$
 DECLARE
-  a agencies;
+  a agencies := agency_from_doc(new_row(NULL::agencies), d);
 BEGIN
-  INSERT INTO agencies (name, acronym, type, level, state, municipality, website, ceo,
-    accreditation_manager, regional_manager_id, advisor_ids, tier, applied_on,
-    reporting_frequency, last_report_on, next_report_due, member, member_since,
-    dues_paid_through, membership_external_id, external_ids, in_program)
-  VALUES (d ->> 'name', d ->> 'acronym', d ->> 'type', d ->> 'level', d ->> 'state',
-    d ->> 'municipality', d ->> 'website', nullif(d -> 'ceo', 'null'),
-    nullif(d -> 'accreditation_manager', 'null'), (d ->> 'regional_manager_id')::uuid,
-    agency_advisors(d), d ->> 'tier', coalesce((d ->> 'applied_on')::date, mx_today()),
-    coalesce(d #>> '{reporting,frequency}', 'monthly'), (d #>> '{reporting,last_report_on}')::date,
-    (d #>> '{reporting,next_report_due}')::date,
-    coalesce((d #>> '{membership,member}')::boolean, false),
-    (d #>> '{membership,member_since}')::date, (d #>> '{membership,dues_paid_through}')::date,
-    d #>> '{membership,external_id}', coalesce(nullif(d -> 'external_ids', 'null'), '{}'),
-    coalesce((d ->> 'in_program')::boolean, true))
-  RETURNING * INTO a;
+  a.status := 'applied';
+  INSERT INTO agencies SELECT a.* RETURNING * INTO a;
   INSERT INTO agency_transitions (agency_id, from_status, to_status, occurred_on, note, actor,
     actor_role, request_id)
   VALUES (a.id, NULL, 'applied', a.applied_on, NULL, actor, actor_role, request_id);
   RETURN a;
+END $$;
+
+-- Deletes an agency. Its users' link to it is checked at commit; check it now, so that a
+-- refusal is this statement's.
+CREATE OR REPLACE FUNCTION agency_delete(agency uuid) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  SET CONSTRAINTS users_agency_fk IMMEDIATE;
+  DELETE FROM agencies WHERE id = agency;
 END $$;
 
 /*
@@ -276,7 +271,7 @@ BEGIN
               AND was.status IN ('awaiting_hearing', 'reaccreditation');
   IF awarding AND was.type = 'law_enforcement' AND was.tier IS NULL THEN
     RAISE EXCEPTION 'A law-enforcement agency needs its tier (tier1 or advanced) before an award; set it with PATCH.'
-      USING HINT = 'rule';
+      USING HINT = 'rule|/tier|required';
   END IF;
 
   UPDATE agencies SET
@@ -309,13 +304,11 @@ BEGIN
     FROM agency_transitions t WHERE t.id = tid;
 END $$;
 
--- The row an agency becomes with a merge patch of its representation applied, not written:
--- the one place that maps a document onto the columns for an update.
-CREATE OR REPLACE FUNCTION agency_patched(x agencies, patch jsonb) RETURNS agencies
+-- The columns a whole document (d) gives agency a: the one place that maps an agency
+-- document onto the table. The lifecycle (status and its dates) is not a document's: only
+-- agency_transition() moves it.
+CREATE OR REPLACE FUNCTION agency_from_doc(a agencies, d jsonb) RETURNS agencies
   LANGUAGE plpgsql STABLE AS $$
-DECLARE
-  d jsonb := jsonb_merge_patch(agency_json(x)::jsonb, patch);
-  a agencies := x;
 BEGIN
   a.name := d ->> 'name';
   a.acronym := d ->> 'acronym';
@@ -329,7 +322,7 @@ BEGIN
   a.regional_manager_id := (d ->> 'regional_manager_id')::uuid;
   a.advisor_ids := agency_advisors(d);
   a.tier := d ->> 'tier';
-  a.applied_on := (d ->> 'applied_on')::date;
+  a.applied_on := coalesce((d ->> 'applied_on')::date, a.applied_on, mx_today());
   a.reporting_frequency := coalesce(d #>> '{reporting,frequency}', 'monthly');
   a.last_report_on := (d #>> '{reporting,last_report_on}')::date;
   a.next_report_due := (d #>> '{reporting,next_report_due}')::date;
@@ -341,6 +334,11 @@ BEGIN
   a.in_program := coalesce((d ->> 'in_program')::boolean, true);
   RETURN a;
 END $$;
+
+-- The row an agency becomes with a merge patch of its representation applied, not written.
+CREATE OR REPLACE FUNCTION agency_patched(x agencies, patch jsonb) RETURNS agencies
+  LANGUAGE sql STABLE AS $$
+  SELECT agency_from_doc(x, jsonb_merge_patch(agency_json(x)::jsonb, patch)) $$;
 
 -- Applies a merge patch to an agency's writable fields (agency_patched()); returns the new row.
 -- The caller holds the row lock.

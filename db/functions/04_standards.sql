@@ -34,3 +34,43 @@ CREATE OR REPLACE FUNCTION standard_applies(s standards, a agencies) RETURNS boo
   LANGUAGE sql STABLE AS $$
     SELECT s.active AND s.program = a.type
        AND (s.program <> 'law_enforcement' OR a.tier IS NULL OR a.tier = ANY (s.tiers)) $$;
+
+-- The columns a whole document (d) gives standard x.
+CREATE OR REPLACE FUNCTION standard_from_doc(x standards, d jsonb) RETURNS standards
+  LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  x.program := d ->> 'program';
+  x.manual_version := d ->> 'manual_version';
+  x.number := d ->> 'number';
+  x.chapter_number := (d #>> '{chapter,number}')::int;
+  x.chapter_title := d #> '{chapter,title}';
+  x.title := d -> 'title';
+  x.summary := nullif(d -> 'summary', 'null');
+  x.bullets := coalesce(nullif(d -> 'bullets', 'null'), '[]');
+  x.tiers := ARRAY(SELECT jsonb_array_elements_text(coalesce(nullif(d -> 'tiers', 'null'), '[]')));
+  x.time_sensitive := d ->> 'time_sensitive';
+  x.active := coalesce((d ->> 'active')::boolean, true);
+  RETURN x;
+END $$;
+
+-- New standards from an array of documents, in its order (sort_key is generated: the columns
+-- are named).
+CREATE OR REPLACE FUNCTION standards_create(docs jsonb) RETURNS SETOF standards
+  LANGUAGE sql AS $$
+  INSERT INTO standards (program, manual_version, number, chapter_number, chapter_title, title,
+    summary, bullets, tiers, time_sensitive, active)
+  SELECT n.program, n.manual_version, n.number, n.chapter_number, n.chapter_title, n.title,
+         n.summary, n.bullets, n.tiers, n.time_sensitive, n.active
+  FROM jsonb_array_elements(docs) WITH ORDINALITY x (d, i),
+       LATERAL standard_from_doc(NULL::standards, x.d) n
+  ORDER BY x.i
+  RETURNING * $$;
+
+CREATE OR REPLACE FUNCTION standard_update(id uuid, patch jsonb) RETURNS standards
+  LANGUAGE sql AS $$
+  UPDATE standards s SET (program, manual_version, number, chapter_number, chapter_title, title,
+      summary, bullets, tiers, time_sensitive, active)
+    = (SELECT n.program, n.manual_version, n.number, n.chapter_number, n.chapter_title, n.title,
+              n.summary, n.bullets, n.tiers, n.time_sensitive, n.active
+       FROM standard_from_doc(s, jsonb_merge_patch(standard_json(s)::jsonb, patch)) n)
+  WHERE s.id = standard_update.id RETURNING s.* $$;

@@ -97,6 +97,55 @@ BEGIN
   RETURN item;
 END $$;
 
+-- PUT /v1/agencies/{id}/compliance/{standard}: a merge patch of the item (the record, or the
+-- defaults before the first write), written as a new record or onto the existing one. A result
+-- that changes stamps reviewed_by (the caller, when it is a user) and reviewed_at (now)
+-- unless the patch sets them. The caller holds the pair's lock (compliance_item_locked).
+CREATE OR REPLACE FUNCTION compliance_write(agency uuid, standard uuid, patch jsonb, caller text,
+                                            OUT item text, OUT record uuid, OUT created boolean)
+  LANGUAGE plpgsql AS $$
+DECLARE
+  s standards;
+  was compliance;
+  c compliance;
+  d jsonb;
+BEGIN
+  SELECT * INTO s FROM standards x WHERE x.id = standard;
+  SELECT * INTO was FROM compliance x WHERE x.agency_id = agency AND x.standard_id = standard;
+  created := was.id IS NULL;
+  d := jsonb_merge_patch(compliance_item_json(s, was, agency)::jsonb, patch);
+  c := CASE WHEN created THEN new_row(NULL::compliance) ELSE was END;
+  c.agency_id := agency;
+  c.standard_id := standard;
+  c.progress := d ->> 'progress';
+  c.result := d ->> 'result';
+  c.assignee_id := (d ->> 'assignee_id')::uuid;
+  c.due_on := (d ->> 'due_on')::date;
+  c.note := d ->> 'note';
+  c.reviewed_by := (d ->> 'reviewed_by')::uuid;
+  c.reviewed_at := (d ->> 'reviewed_at')::timestamptz;
+  IF c.result IS DISTINCT FROM coalesce(was.result, 'not_assessed') THEN
+    IF NOT patch ? 'reviewed_by' THEN
+      c.reviewed_by := (SELECT u.id FROM users u WHERE u.id::text = caller);
+    END IF;
+    IF NOT patch ? 'reviewed_at' THEN
+      c.reviewed_at := now();
+    END IF;
+  END IF;
+  c.proofs := compliance_proofs_in(d -> 'proofs');
+  IF created THEN
+    INSERT INTO compliance SELECT c.* RETURNING * INTO c;
+  ELSE
+    UPDATE compliance x SET (progress, result, assignee_id, due_on, note, reviewed_by,
+        reviewed_at, proofs)
+      = (c.progress, c.result, c.assignee_id, c.due_on, c.note, c.reviewed_by, c.reviewed_at,
+         c.proofs)
+    WHERE x.id = c.id RETURNING * INTO c;
+  END IF;
+  item := compliance_item_json(s, c, agency);
+  record := c.id;
+END $$;
+
 -- Counts per progress and result, and the percent compliant of applicable standards (those
 -- not found not_applicable), one decimal; null when none is applicable.
 CREATE OR REPLACE FUNCTION agency_compliance_summary(agency uuid, manual text) RETURNS text

@@ -40,12 +40,32 @@ CREATE OR REPLACE FUNCTION task_json(t tasks) RETURNS text LANGUAGE sql STABLE A
     'updated_at', rfc3339(t.updated_at), 'version', t.version)::text
 $$;
 
--- One CSV cell (RFC 4180): quoted when needed; a text a spreadsheet would run as a formula
--- (= + - @ at the start) gets a leading apostrophe.
-CREATE OR REPLACE FUNCTION task_csv_cell(v text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN v IS NULL THEN ''
-    ELSE '"' || replace(CASE WHEN v ~ '^[=+\-@\t\r]' THEN '''' || v ELSE v END, '"', '""') || '"'
-  END $$;
+-- The columns a whole document (d) gives task x. A task stays with its agency.
+CREATE OR REPLACE FUNCTION task_from_doc(x tasks, d jsonb) RETURNS tasks
+  LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  x.agency_id := coalesce(x.agency_id, (d ->> 'agency_id')::uuid);
+  x.standard_id := (d ->> 'standard_id')::uuid;
+  x.kind := d ->> 'kind';
+  x.title := d ->> 'title';
+  x.description := d ->> 'description';
+  x.assignee_id := (d ->> 'assignee_id')::uuid;
+  x.due_on := (d ->> 'due_on')::date;
+  x.status := coalesce(d ->> 'status', 'open');
+  x.priority := coalesce(d ->> 'priority', 'normal');
+  RETURN x;
+END $$;
+
+CREATE OR REPLACE FUNCTION task_create(d jsonb) RETURNS tasks LANGUAGE sql AS $$
+  INSERT INTO tasks SELECT (task_from_doc(new_row(NULL::tasks), d)).* RETURNING * $$;
+
+CREATE OR REPLACE FUNCTION task_update(id uuid, patch jsonb) RETURNS tasks LANGUAGE sql AS $$
+  UPDATE tasks t SET (standard_id, kind, title, description, assignee_id, due_on, status,
+      priority)
+    = (SELECT n.standard_id, n.kind, n.title, n.description, n.assignee_id, n.due_on, n.status,
+              n.priority
+       FROM task_from_doc(t, jsonb_merge_patch(task_json(t)::jsonb, patch)) n)
+  WHERE t.id = task_update.id RETURNING t.* $$;
 
 CREATE OR REPLACE FUNCTION task_csv_header() RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT 'id,agency_id,agency_name,standard_id,standard_number,kind,title,description,'
@@ -55,10 +75,10 @@ $$;
 -- concat_ws skips nulls: every empty cell is an explicit ''.
 CREATE OR REPLACE FUNCTION task_csv_row(t tasks) RETURNS text LANGUAGE sql STABLE AS $$
   SELECT concat_ws(',', t.id, t.agency_id,
-    task_csv_cell((SELECT a.name FROM agencies a WHERE a.id = t.agency_id)),
+    csv_cell((SELECT a.name FROM agencies a WHERE a.id = t.agency_id)),
     coalesce(t.standard_id::text, ''),
     coalesce((SELECT s.number FROM standards s WHERE s.id = t.standard_id), ''), t.kind,
-    task_csv_cell(t.title), task_csv_cell(t.description), coalesce(t.assignee_id::text, ''),
+    csv_cell(t.title), csv_cell(t.description), coalesce(t.assignee_id::text, ''),
     coalesce(t.due_on::text, ''), t.status, t.priority,
     task_is_overdue(t.due_on, t.status, mx_today())::text, coalesce(rfc3339(t.completed_at), ''),
     rfc3339(t.created_at), rfc3339(t.updated_at))

@@ -1,11 +1,5 @@
 -- 07_learning: Webinars, workshops and registrations.
 
--- A bilingual text as the API shows it: Spanish first, English null when absent.
-CREATE OR REPLACE FUNCTION learning_text(t jsonb) RETURNS json
-  LANGUAGE sql IMMUTABLE
-  AS $$ SELECT CASE WHEN t IS NULL THEN NULL
-                    ELSE json_build_object('es', t ->> 'es', 'en', t ->> 'en') END $$;
-
 CREATE OR REPLACE TRIGGER webinars_touch BEFORE UPDATE ON webinars FOR EACH ROW EXECUTE FUNCTION touch_row();
 
 CREATE OR REPLACE TRIGGER webinars_timezone_insert BEFORE INSERT ON webinars FOR EACH ROW
@@ -35,7 +29,7 @@ CREATE OR REPLACE FUNCTION webinar_recording_visible(w webinars, caller_role tex
 CREATE OR REPLACE FUNCTION webinar_json(w webinars, caller_role text, caller_agency uuid) RETURNS text
   LANGUAGE sql STABLE AS $$
   SELECT json_build_object(
-    'id', w.id, 'title', learning_text(w.title), 'description', learning_text(w.description),
+    'id', w.id, 'title', text_es_en(w.title), 'description', text_es_en(w.description),
     'starts_at', rfc3339(w.starts_at), 'starts_at_local', local_rfc3339(w.starts_at, w.timezone),
     'duration_minutes', w.duration_minutes, 'timezone', w.timezone,
     'presenters', coalesce((SELECT json_agg(json_build_object('name', p ->> 'name',
@@ -49,6 +43,38 @@ CREATE OR REPLACE FUNCTION webinar_json(w webinars, caller_role text, caller_age
     'created_at', rfc3339(w.created_at), 'updated_at', rfc3339(w.updated_at),
     'version', w.version)::text
 $$;
+
+-- The columns a whole document (d) gives webinar x.
+CREATE OR REPLACE FUNCTION webinar_from_doc(x webinars, d jsonb) RETURNS webinars
+  LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  x.title := d -> 'title';
+  x.description := nullif(d -> 'description', 'null');
+  x.timezone := coalesce(d ->> 'timezone', 'America/Mexico_City');
+  -- A local date-time is read in the webinar's zone; an instant with an offset stays itself.
+  x.starts_at := instant_in_zone(d ->> 'starts_at', x.timezone);
+  x.duration_minutes := coalesce((d ->> 'duration_minutes')::int, 60);
+  x.presenters := coalesce(nullif(d -> 'presenters', 'null'), '[]');
+  x.topics := ARRAY(SELECT jsonb_array_elements_text(coalesce(nullif(d -> 'topics', 'null'), '[]')));
+  x.audience := coalesce(d ->> 'audience', 'public');
+  x.status := coalesce(d ->> 'status', 'scheduled');
+  x.recording_url := d ->> 'recording_url';
+  x.attendance := (d ->> 'attendance')::int;
+  RETURN x;
+END $$;
+
+CREATE OR REPLACE FUNCTION webinar_create(d jsonb) RETURNS webinars LANGUAGE sql AS $$
+  INSERT INTO webinars SELECT (webinar_from_doc(new_row(NULL::webinars), d)).* RETURNING * $$;
+
+-- Applies a merge patch to the webinar's representation (as its writers see it).
+CREATE OR REPLACE FUNCTION webinar_update(id uuid, patch jsonb) RETURNS webinars
+  LANGUAGE sql AS $$
+  UPDATE webinars w SET (title, description, timezone, starts_at, duration_minutes, presenters,
+      topics, audience, status, recording_url, attendance)
+    = (SELECT n.title, n.description, n.timezone, n.starts_at, n.duration_minutes, n.presenters,
+              n.topics, n.audience, n.status, n.recording_url, n.attendance
+       FROM webinar_from_doc(w, jsonb_merge_patch(webinar_json(w, 'admin', NULL)::jsonb, patch)) n)
+  WHERE w.id = webinar_update.id RETURNING w.* $$;
 
 CREATE OR REPLACE TRIGGER workshops_touch BEFORE UPDATE ON workshops FOR EACH ROW EXECUTE FUNCTION touch_row();
 
@@ -101,7 +127,7 @@ END $$;
 CREATE OR REPLACE FUNCTION workshop_json(w workshops) RETURNS text
   LANGUAGE sql STABLE AS $$
   SELECT json_build_object(
-    'id', w.id, 'title', learning_text(w.title), 'kind', w.kind, 'mode', w.mode,
+    'id', w.id, 'title', text_es_en(w.title), 'kind', w.kind, 'mode', w.mode,
     'city', w.city, 'state', w.state, 'venue', w.venue,
     'starts_on', w.starts_on::text, 'ends_on', w.ends_on::text, 'timezone', w.timezone,
     'capacity', json_build_object('in_person', w.capacity_in_person, 'virtual', w.capacity_virtual),
@@ -200,4 +226,68 @@ BEGIN
     FROM workshop_registrations r
     WHERE r.workshop_id = wid AND snap ? r.id::text AND r.version > (
       (snap ->> r.id::text)::jsonb ->> 'version')::int;
+END $$;
+
+-- The columns a whole document (d) gives workshop x.
+CREATE OR REPLACE FUNCTION workshop_from_doc(x workshops, d jsonb) RETURNS workshops
+  LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  x.title := d -> 'title';
+  x.kind := coalesce(d ->> 'kind', 'amws');
+  x.mode := d ->> 'mode';
+  x.city := d ->> 'city';
+  x.state := d ->> 'state';
+  x.venue := d ->> 'venue';
+  x.starts_on := (d ->> 'starts_on')::date;
+  x.ends_on := (d ->> 'ends_on')::date;
+  x.timezone := coalesce(d ->> 'timezone', 'America/Mexico_City');
+  x.capacity_in_person := (d #>> '{capacity,in_person}')::int;
+  x.capacity_virtual := (d #>> '{capacity,virtual}')::int;
+  x.registration_opens_at := (d ->> 'registration_opens_at')::timestamptz;
+  x.registration_closes_at := (d ->> 'registration_closes_at')::timestamptz;
+  x.status := coalesce(d ->> 'status', 'draft');
+  x.organizer := d ->> 'organizer';
+  RETURN x;
+END $$;
+
+CREATE OR REPLACE FUNCTION workshop_create(d jsonb) RETURNS workshops LANGUAGE sql AS $$
+  INSERT INTO workshops SELECT (workshop_from_doc(new_row(NULL::workshops), d)).* RETURNING * $$;
+
+-- A larger capacity takes people off the waitlist (the caller reseats: workshop_reseat); a
+-- smaller one never unseats anybody confirmed.
+CREATE OR REPLACE FUNCTION workshop_update(id uuid, patch jsonb) RETURNS workshops
+  LANGUAGE sql AS $$
+  UPDATE workshops w SET (title, kind, mode, city, state, venue, starts_on, ends_on, timezone,
+      capacity_in_person, capacity_virtual, registration_opens_at, registration_closes_at, status,
+      organizer)
+    = (SELECT n.title, n.kind, n.mode, n.city, n.state, n.venue, n.starts_on, n.ends_on,
+              n.timezone, n.capacity_in_person, n.capacity_virtual, n.registration_opens_at,
+              n.registration_closes_at, n.status, n.organizer
+       FROM workshop_from_doc(w, jsonb_merge_patch(workshop_json(w)::jsonb, patch)) n)
+  WHERE w.id = workshop_update.id RETURNING w.* $$;
+
+-- A merge patch of a registration: the person, or its cancellation (which frees its seat or
+-- waitlist place: the caller holds the workshop's seat lock and reseats).
+CREATE OR REPLACE FUNCTION registration_update(id uuid, patch jsonb)
+  RETURNS workshop_registrations LANGUAGE plpgsql AS $$
+DECLARE
+  x workshop_registrations;
+  d jsonb;
+BEGIN
+  SELECT * INTO x FROM workshop_registrations r WHERE r.id = registration_update.id;
+  d := jsonb_merge_patch(registration_json(x)::jsonb, patch);
+  x.person_name := d #>> '{person,name}';
+  x.person_email := d #>> '{person,email}';
+  x.person_position := d #>> '{person,position}';
+  IF d ->> 'status' = 'cancelled' AND x.status <> 'cancelled' THEN
+    x.status := 'cancelled';
+    x.waitlist_position := NULL;
+    x.cancelled_at := now();
+  END IF;
+  UPDATE workshop_registrations r SET (person_name, person_email, person_position, status,
+      waitlist_position, cancelled_at)
+    = (x.person_name, x.person_email, x.person_position, x.status, x.waitlist_position,
+       x.cancelled_at)
+  WHERE r.id = x.id RETURNING * INTO x;
+  RETURN x;
 END $$;

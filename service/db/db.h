@@ -72,6 +72,9 @@ PGresult *db_exec(struct db_conn *c, struct db_stmt *s, int nparams, const char 
 /* Runs one command without parameters (BEGIN, COMMIT, …). A_OK or A_ERR with c->status. */
 int db_command(struct db_conn *c, const char *sql);
 int db_begin(struct db_conn *c);
+/* Begins a read-only transaction on one snapshot (REPEATABLE READ) for reading a long list in
+ * batches, each planned for its own values. */
+int db_begin_snapshot(struct db_conn *c);
 int db_commit(struct db_conn *c);
 int db_rollback(struct db_conn *c);
 

@@ -292,6 +292,15 @@ int db_begin(struct db_conn *c) {
   return A_OK;
 }
 
+int db_begin_snapshot(struct db_conn *c) {
+  if (db_command(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") != A_OK)
+    return A_ERR;
+  c->tx_depth = 1;
+  /* A generic plan of a keyset page cannot seek to the cursor (its parameters may be NULL):
+   * it scans and sorts the whole table for every batch. Plan each batch for its values. */
+  return db_command(c, "SET LOCAL plan_cache_mode = force_custom_plan");
+}
+
 /* COMMIT of a transaction in which a statement failed answers "ROLLBACK", not an error:
  * that is a failure too. */
 int db_commit(struct db_conn *c) {

@@ -1,14 +1,21 @@
 /*
  * http.h — the HTTP plumbing every resource uses: routes, the request context, problems,
- * query parameters, bodies, paging, conditional requests, idempotency and audit.
+ * query parameters, bodies, lists, conditional requests, and the shared handlers that turn a
+ * resource spec (its SQL, its field table, its refusals) into GET, POST, PATCH and DELETE.
  *
- * A resource declares a route table and writes handlers of the form
+ * A resource declares a route table. Most of its routes name a shared handler
+ * (resource_get, resource_create, resource_patch, resource_delete, list_respond) and the spec
+ * it works on; the others are handlers of the form
  *   static enum problem user_get(struct req *r);
  * that return P_NONE after setting a response with reply_json()/reply_empty(), or a problem
  * kind (with req_fail() for a detail, req_field_error() for field errors). Dispatch does the
  * rest, the same way for every route: request ID, CORS, authentication and roles, limits,
- * content type, query validation, the transaction around writes, Idempotency-Key, ETag and
- * 304, the problem body, metrics and the access log.
+ * content type, query validation, the transaction around writes, Idempotency-Key, the ETag
+ * and 304, the problem body, metrics and the access log.
+ *
+ * The files of http/ depend one way (each calls only files listed before it):
+ *   bytes.c query.c request.c problem.c database.c conditional.c validate.c page.c stream.c
+ *   resource.c metrics.c server.c
  */
 #ifndef ACREDITA_HTTP_H
 #define ACREDITA_HTTP_H
@@ -30,6 +37,8 @@
 #define HTTP_RETRY_AFTER 2
 
 struct req;
+struct resource;
+struct list_spec;
 typedef enum problem (*handler_fn)(struct req *r);
 
 /* What kind of query parameter; values are checked before the handler runs. Q_PATH binds
@@ -52,7 +61,7 @@ enum {
   R_BODY_JSON = 1u << 2,  /* takes application/json; parsed into r->body (an object) */
   R_BODY_FORM = 1u << 3,  /* also takes application/x-www-form-urlencoded into r->body */
   R_BODY_RAW = 1u << 4,   /* takes NDJSON or CSV; the handler reads r->in->binary_body */
-  R_LIST = 1u << 5,       /* a list: limit, cursor, sort, count and updated_since allowed */
+  R_LIST = 1u << 5,       /* a list: limit, cursor, sort, count, format and updated_since */
   R_NO_DB = 1u << 6,      /* never touches the database */
   R_LARGE_BODY = 1u << 7, /* up to HTTP_MAX_IMPORT_BYTES instead of HTTP_MAX_BODY_BYTES */
 };
@@ -66,6 +75,8 @@ struct route {
   const struct qparam *query; /* allowed query parameters, ended by {NULL}; NULL for none */
   const char *scope; /* scope a machine client's token must carry; NULL: "<table name>:read"
                         for GET, ":write" otherwise (none for the service, tokens, me tables) */
+  const struct resource *resource; /* the spec a shared handler works on, or NULL */
+  const struct list_spec *list;    /* the list list_respond answers, or NULL */
 };
 
 /* A table of routes ended by an entry with method == NULL. */
@@ -79,6 +90,8 @@ struct qpair {
   char *name;
   char *value;
 };
+
+struct csv_stream;
 
 struct req {
   const struct _u_request *in;
@@ -98,12 +111,13 @@ struct req {
   /* The response. */
   long status;
   bool has_body;
-  char etag[40];
+  char etag[40]; /* set by a handler that knows the tag without the body (a stream); else
+                    finish() hashes the body */
   bool idempotent_replay;
-  char *journal_ids;       /* ids of the change-feed rows written ("1,2"): stamped at COMMIT */
-  const char *scope;       /* the scope a machine client needs here ("" for none) */
-  json_t *problem_members; /* extra members of the problem body (owned), or NULL */
-  bool streamed;           /* the body is streamed after dispatch (reply_csv_stream) */
+  char *journal_ids;         /* ids of the change-feed rows written ("1,2"): stamped at COMMIT */
+  const char *scope;         /* the scope a machine client needs here ("" for none) */
+  json_t *problem_members;   /* extra members of the problem body (owned), or NULL */
+  struct csv_stream *stream; /* a body to stream once the answer is decided (owned), or NULL */
 };
 
 /* ----------------------------------------------------------------- server */
@@ -119,14 +133,29 @@ void http_routes_describe(const struct route_table *const *tables, FILE *out);
 /* The port actually bound (useful with PORT=0). */
 int http_server_port(void);
 
-/* ---------------------------------------------------------------- context */
+/* ------------------------------------------------------- bytes (bytes.c) */
 
-/* The request's database connection, acquired on first call; NULL (and the problem set to
- * P_UNAVAILABLE) when none can be had. */
-struct db_conn *req_db(struct req *r);
-/* Runs a statement on the request's connection; on failure sets the problem from the
- * database's answer (503, 409, 422 or 500) and returns NULL. */
-PGresult *req_exec(struct req *r, struct db_stmt *s, int n, const char *const *params);
+/* True when s[0..len) is valid UTF-8 without NUL bytes. */
+bool utf8_valid(const char *s, size_t len);
+/* The entity tag of a body: a quoted hash of its bytes. */
+void etag_of(const void *body, size_t len, char out[40]);
+/* True when an If-None-Match / If-Match header value lists tag (or is "*"). */
+bool etag_matches(const char *header, const char *tag);
+
+/* ------------------------------------------------------ url decoding (query.c) */
+
+/* Decodes s[0..len) of a query string or form ('+' is a space, %XX a byte). Returns a
+ * malloc'd string the caller frees, or NULL when it would contain a NUL byte (%00). */
+char *url_decode(const char *s, size_t len);
+/* Splits a query string (without the '?') into decoded name/value pairs in order: '&'
+ * separates pairs (empty ones are skipped), the first '=' separates name and value (a name
+ * alone has the value ""). Returns A_OK with *out malloc'd (free with query_pairs_free), or
+ * A_ERR with *out NULL when a name or value is not valid UTF-8 or holds a NUL byte. */
+int query_split(const char *qs, struct qpair **out, size_t *n);
+void query_pairs_free(struct qpair *pairs, size_t n);
+
+/* --------------------------------------------- reading and replying (request.c) */
+
 /* The path parameter name (":id") or NULL. */
 const char *req_path_param(const struct req *r, const char *name);
 /* The value of a validated query parameter (its last occurrence), or NULL when absent. */
@@ -136,38 +165,27 @@ const char *req_query_value(const struct req *r, const char *name);
 char *req_query_sql(const struct req *r, const struct qparam *p);
 /* A request header (case-insensitive) or NULL. */
 const char *req_header(const struct req *r, const char *name);
+/* True when the request's Content-Type is want (parameters such as charset aside). */
+bool req_content_type_is(const struct req *r, const char *want);
 /* A string member of the body, or NULL when absent or not a string. */
 const char *req_body_string(const struct req *r, const char *name);
+/* The caller's sub and agency for SQL: NULL when the caller has none. */
+const char *req_caller_sub(const struct req *r);
+const char *req_caller_agency(const struct req *r);
 
-/* ---------------------------------------------------------------- replies */
-
-/* Sets a JSON response (copied). ETag is added to 200 and 201 responses (dispatch adds one
- * to every other GET 200). */
+/* Sets a JSON response (copied). finish() adds the ETag of 200 and 201 answers. */
 enum problem reply_json(struct req *r, long status, const char *json_text);
 /* Same, taking ownership of a jansson value. */
 enum problem reply_jansson(struct req *r, long status, json_t *value);
 /* Sets a body of another media type (copied). */
 enum problem reply_text(struct req *r, long status, const char *content_type, const char *body,
                         size_t len);
-/* Answers 200 text/csv streamed in chunks (Transfer-Encoding: chunked), so that an export
- * of any size holds little memory: a UTF-8 byte order mark (for Excel), header_line, then the
- * rows of page, each line ended by CRLF. page is a keyset page statement shaped like PAGE_SQL
- * (sql.h): it takes params[0..n) and then the last row's key ($n+1) and id ($n+2), both NULL
- * at first, and the batch size ($n+3); it returns rows of (CSV record without its line end,
- * key as text, id). The helper runs it again after each batch's last row until a batch comes
- * back short. Every batch reads one snapshot (REPEATABLE READ, READ ONLY) on a connection the
- * stream keeps: the request's own (taken over) or one from the pool. The stream gives it back
- * when it ends or the client goes away. The first batch runs here, so that its failure is an
- * ordinary problem answer; a failure later cuts the stream short. params are copied. There is
- * no ETag (the body is not known before it is sent). */
-enum problem reply_csv_stream(struct req *r, struct db_stmt *page, int n, const char *const *params,
-                              const char *header_line);
 /* Sets an empty response (204). */
 enum problem reply_empty(struct req *r, long status);
 /* Adds a response header. */
 void reply_header(struct req *r, const char *name, const char *value);
 
-/* --------------------------------------------------------------- problems */
+/* ------------------------------------------------------ problems (problem.c) */
 
 /* Sets the problem and its detail in both languages (printf formats taking the same
  * arguments). Returns kind, so a handler can write: return req_fail(r, P_CONFLICT, …). */
@@ -176,6 +194,9 @@ enum problem req_fail(struct req *r, enum problem kind, const char *en, const ch
  * catalogue in problem.c (required, invalid_type, invalid_enum, too_long, …), arg fills the
  * message's placeholder (the allowed values, the maximum) or is NULL. */
 void req_field_error(struct req *r, const char *pointer, const char *code, const char *arg);
+/* The same with an argument in prose, in both languages (the request's is used). */
+void req_field_error_text(struct req *r, const char *pointer, const char *code, const char *en,
+                          const char *es);
 /* Renders r->problem as application/problem+json into the response. */
 void problem_render(struct req *r);
 /* The HTTP status of a problem kind. */
@@ -183,7 +204,46 @@ long problem_status(enum problem kind);
 /* Maps a failed database call to a problem (503 unavailable, 409 unique, …) and sets it. */
 enum problem problem_from_db(struct req *r, const struct db_conn *c);
 
-/* ------------------------------------------------------------- validation */
+/*
+ * How a resource answers a refusal of the database: a constraint (its name), or a rule our
+ * own SQL raises (P0001, the first word of its HINT), mapped to a kind of problem. A 422 with
+ * a field adds a field error (code, and its argument in both languages); any other row says
+ * why in the detail (en, es). A row named "*unique", "*foreign_key" or "*check" answers any
+ * other refusal of that class. A table ends with {NULL}.
+ */
+struct refusal {
+  const char *constraint;
+  enum problem kind; /* P_VALIDATION, P_CONFLICT, P_RULE, … */
+  const char *field; /* JSON Pointer, or NULL for a detail only */
+  const char *code;  /* the field error's code */
+  const char *en, *es;
+};
+/* The answer to the database's refusal of the last statement on r->db, from table (NULL:
+ * the generic answer of problem_from_db()). */
+enum problem req_refused(struct req *r, const struct refusal *table);
+
+/* ----------------------------------------------- database access (database.c) */
+
+/* The request's database connection, acquired on first call; NULL (and the problem set to
+ * P_UNAVAILABLE) when none can be had. */
+struct db_conn *req_db(struct req *r);
+/* Runs a statement on the request's connection; on failure sets the problem from the
+ * database's answer (503, 409, 422 or 500) and returns NULL. */
+PGresult *req_exec(struct req *r, struct db_stmt *s, int n, const char *const *params);
+
+/* ------------------------------------------- conditional requests (conditional.c) */
+
+/* For PATCH, PUT, DELETE: checks If-Match against the current representation. */
+enum problem req_check_if_match(struct req *r, const char *current_json);
+/* For a GET 200 whose tag is r->etag: true when If-None-Match names it (answer 304). */
+bool req_not_modified(const struct req *r);
+/* Runs lock — a statement returning the row's JSON first, with FOR UPDATE, params[0] the
+ * id — and checks If-Match against it. not_found answers a non-UUID id or a missing row. On
+ * P_NONE *current holds the row: the caller PQclears it (also when If-Match failed). */
+enum problem req_lock_row(struct req *r, struct db_stmt *lock, int n, const char *const *params,
+                          handler_fn not_found, PGresult **current);
+
+/* -------------------------------------------------------- validation (validate.c) */
 
 enum ftype {
   F_STRING,
@@ -203,7 +263,14 @@ enum ftype {
   F_JSON,         /* any object: free keys */
 };
 
-enum { F_REQUIRED = 1u << 0, F_NULLABLE = 1u << 1 };
+enum {
+  F_REQUIRED = 1u << 0,  /* a new record must have it */
+  F_NULLABLE = 1u << 1,  /* null is a value (in a merge patch, null also clears) */
+  F_READ_ONLY = 1u << 2, /* in the representation, never in a body: 422 read_only */
+  F_FIXED = 1u << 3,     /* set when the record is created, never changed: read_only in PATCH */
+  F_SECRET = 1u << 4,    /* write-only (a password): never sent to the database as given; the
+                            resource's check hook stores what it becomes (a hash) in r->body */
+};
 
 struct field {
   const char *name;
@@ -214,62 +281,120 @@ struct field {
   const struct field *sub;   /* F_OBJECT, F_ARRAY_OF: ended by {NULL} */
 };
 
-/* Checks body against fields, adding a field error for each problem found (unknown fields
- * included). With patch, nothing is required but the body must not be empty. Returns the
- * number of errors added. */
-int validate_body(struct req *r, const json_t *body, const struct field *fields, bool patch);
-/* Checks one value against one field; prefix is the JSON Pointer of the value. */
-int validate_value(struct req *r, const json_t *v, const struct field *f, const char *pointer);
+/* How a body is read: a new record's document, or a JSON Merge Patch (RFC 7396) of the
+ * representation, in which absent members are kept (nothing is required, in nested objects
+ * neither) and a record's fixed members are read-only. Array items are whole values. */
+enum body_kind { BODY_NEW, BODY_PATCH };
 
-/* ---------------------------------------------------------------- paging */
+/* Checks body against fields, adding a field error for each problem found: unknown and
+ * read-only members, types, formats, lengths, required members, nested objects and arrays,
+ * all in one pass. A patch must not be empty. Returns the number of errors added. */
+int validate_body(struct req *r, const json_t *body, const struct field *fields,
+                  enum body_kind kind);
+/* Checks one value against one field; pointer is the JSON Pointer of the value. */
+int validate_value(struct req *r, const json_t *v, const struct field *f, const char *pointer,
+                   enum body_kind kind);
+/* True when v is a well-formed value of query type t (enums are checked by the caller). */
+bool qvalue_valid(enum qtype t, const char *v);
+/* Compiles the validators' patterns; called once before threads start. */
+void validate_format_init(void);
+
+/* ---------------------------------------------------------------- lists (page.c) */
 
 /*
- * A keyset-paged list. Statements take, in order:
+ * A keyset-paged list. Its statements take, in order:
  *   $1 caller role, $2 caller sub, $3 caller agency_id (for scoping; may be NULL),
  *   $4 updated_since, $5 … $(4+F) the route's query parameters in table order,
  * and the page statements also $(5+F) the cursor's sort key (text), $(6+F) its id, $(7+F) the
- * row limit. A page statement returns rows of (json text, sort key as text, id).
- * LIST_SORT_KEY_PARAMS documents that numbering for SQL writers.
+ * row limit. A page statement returns rows of (json text, sort key as text, id); its CSV
+ * twin rows of (CSV record, sort key as text, id). LIST_SORT in resources/sql.h writes them.
  */
-struct list_spec {
-  const char *const *sorts; /* NULL-terminated sort field names; [0] is the default */
-  struct db_stmt **pages;   /* per sort: [2*i] ascending, [2*i+1] descending */
-  struct db_stmt *count;
+struct list_sort {
+  const char *name;       /* the sort's field: ?sort=name, ?sort=-name; NULL ends the array */
+  struct db_stmt page[2]; /* ascending, descending */
+  struct db_stmt csv[2];  /* the same rows as CSV records; name NULL for a list without CSV */
 };
-enum problem list_respond(struct req *r, const struct list_spec *spec);
+struct list_spec {
+  struct list_sort *sorts; /* [0] is the default */
+  struct db_stmt *count;   /* SELECT count(*) with the list's filters ($1 … $(4+F)) */
+  /* CSV (Accept: text/csv or ?format=csv): the header line ($1 role), and a fingerprint of
+   * the rows the filters select (count, versions, today), which the CSV's ETag hashes. */
+  struct db_stmt *csv_header, *csv_fingerprint;
+  const char *csv_filename;
+};
+/* Answers the route's list (r->route->list) as a JSON page or, when asked, as CSV. */
+enum problem list_respond(struct req *r);
 
 /* Cursor codec, exposed for tests: encode returns a malloc'd string; decode returns A_OK and
  * fills key/id (malloc'd) when the cursor is intact and was made for binding. */
 char *cursor_encode(const char *key, const char *id, const char *binding);
 int cursor_decode(const char *cursor, const char *binding, char **key, char **id);
 
-/* ------------------------------------------------------ conditional requests */
+/* ------------------------------------------------------------- CSV (stream.c) */
 
-/* The entity tag of a body: a quoted hash of its bytes. */
-void etag_of(const void *body, size_t len, char out[40]);
-/* True when an If-None-Match / If-Match header value lists tag (or is "*"). */
-bool etag_matches(const char *header, const char *tag);
-/* For PATCH, PUT, DELETE: checks If-Match against the current representation. */
-enum problem req_check_if_match(struct req *r, const char *current_json);
+/* Prepares a 200 text/csv answer streamed in chunks (Transfer-Encoding: chunked) once the
+ * answer is decided, so that an export of any size holds little memory: a UTF-8 byte order
+ * mark (for Excel), header_line, then the rows of page, each line ended by CRLF, at most
+ * max_rows of them (0: all). page is a keyset statement shaped like a list's page (LIST_SORT):
+ * it takes params[0..n) and then the last row's key ($n+1) and id ($n+2), both NULL at
+ * first, and the batch size ($n+3); it returns rows of (CSV record, key as text, id). The
+ * stream runs it again after each batch's last row until a batch comes back short. It takes
+ * over the request's connection, which must be inside db_begin_snapshot(): every batch reads
+ * that one snapshot. The stream gives the connection back when it ends or the client goes
+ * away. The first batch runs here, so that its failure is an ordinary problem answer; a
+ * failure later cuts the stream short. params are copied. */
+enum problem reply_csv_stream(struct req *r, struct db_stmt *page, int n, const char *const *params,
+                              const char *header_line, long max_rows);
+/* Called by finish(): hands the stream to ulfius after its first batch (whose failure is
+ * the answer), or drops it unread (a 304, a problem). */
+enum problem csv_stream_attach(struct req *r, bool send);
 
-/* ------------------------------------------------------------------ audit */
+/* -------------------------------------------- resources and audit (resource.c) */
 
-/* Records a write in the audit trail and the change feed, in the request's transaction (the
- * route must have R_TX). before/after are the JSON representations (NULL for a create's
- * before or a delete's after); action is created, updated, deleted or transitioned. */
-enum problem req_audit(struct req *r, const char *action, const char *resource, const char *id,
-                       const char *before, const char *after);
+/*
+ * One stored resource, for the shared handlers. Every statement receives the same
+ * parameters, all text (a statement uses those it needs):
+ *   $1 the record's id (the route's id_param)   $2 the body: a new record's document, or
+ *   $3 the caller's role                            a merge patch (NULL for GET and DELETE)
+ *   $4 the caller's sub (NULL when anonymous)    $5 the caller's agency (NULL unless agency)
+ *   $6 the parent's id (the route's parent_param, for nested records), $7 the request id.
+ * get returns the representation (one row, or none: 404). lock returns the current
+ * representation, optionally whether the caller may write it ("t"/"f": 403 when "f"), and
+ * the document the patch makes (jsonb_merge_patch() of the representation), with FOR
+ * UPDATE. create returns (representation, id); update returns the representation after the
+ * patch (X_update($1, $2) in SQL); remove deletes.
+ */
+struct resource {
+  const char *name;       /* singular, for the audit and the feed: "webinar" */
+  const char *collection; /* where records live, for Location: "/v1/webinars" (NULL: the path) */
+  const char *missing_en, *missing_es; /* the 404's detail */
+  const char *id_param;                /* the path parameter of the id (NULL: "id") */
+  const char *parent_param;            /* the path parameter of $6, or NULL */
+  const struct field *fields;          /* what a body may hold */
+  struct db_stmt *get, *lock, *create, *update, *remove;
+  /* Rules beyond the field table (may ask the database): adds field errors about doc — a new
+   * record's document, or the document a patch makes (id is then the record's) — without the
+   * members that already have an error. It may complete r->body with members the statements
+   * need (a password's hash). Returns A_OK, or A_ERR with the problem set. NULL: none. */
+  int (*check)(struct req *r, json_t *doc, const char *id);
+  /* Runs after a create or update in the same transaction (seats, …): P_NONE or a problem.
+   * The answer then shows the record as get reads it. */
+  enum problem (*after)(struct req *r, const char *id);
+  const struct refusal *refusals;
+  const char *forbidden_en, *forbidden_es; /* the 403's detail */
+};
 
-/* ------------------------------------------------------ resource handlers */
+/* The shared handlers: route entries name them with .resource set. */
+enum problem resource_get(struct req *r);
+enum problem resource_create(struct req *r);
+enum problem resource_patch(struct req *r);
+enum problem resource_delete(struct req *r);
+/* Answers 404 with the route's resource's detail. */
+enum problem resource_missing(struct req *r);
 
 /* Answers the one row of res (its first column, JSON) with 200, or not_found when there is
  * none; frees res. A NULL res (a failed query) answers the problem already set. */
 enum problem reply_row(struct req *r, PGresult *res, handler_fn not_found);
-/* Runs lock — a statement returning the row's JSON with FOR UPDATE, params[0] the id — and
- * checks If-Match against it. not_found answers a non-UUID id or a missing row. On P_NONE
- * *current holds the row: the caller PQclears it (also when If-Match failed). */
-enum problem req_lock_row(struct req *r, struct db_stmt *lock, int n, const char *const *params,
-                          handler_fn not_found, PGresult **current);
 /* Audit the write (resource is the singular name: "webinar") and answer it: 201 with
  * Location collection/id, 200 with the new representation, or 204. */
 enum problem reply_created(struct req *r, const char *resource, const char *collection,
@@ -277,33 +402,16 @@ enum problem reply_created(struct req *r, const char *resource, const char *coll
 enum problem reply_updated(struct req *r, const char *resource, const char *id, const char *before,
                            const char *after);
 enum problem reply_deleted(struct req *r, const char *resource, const char *id, const char *before);
+/* Records a write in the audit trail and the change feed, in the request's transaction (the
+ * route must have R_TX). before/after are the JSON representations (NULL for a create's
+ * before or a delete's after); action is created, updated, deleted or transitioned. */
+enum problem req_audit(struct req *r, const char *action, const char *resource, const char *id,
+                       const char *before, const char *after);
 
-/* ---------------------------------------------------------------- metrics */
+/* ------------------------------------------------------------ metrics (metrics.c) */
 
 void metrics_observe(const char *route, long status, double ms);
 /* The Prometheus text; malloc'd, free() it. */
 char *metrics_render(void);
-
-/* ------------------------------------------------------------------ utils */
-
-/* True when v is a well-formed value of query type t (enums are checked by the caller). */
-bool qvalue_valid(enum qtype t, const char *v);
-/* Compiles the validators' patterns; called once before threads start. */
-void validate_format_init(void);
-
-/* True when s[0..len) is valid UTF-8 without NUL bytes. */
-bool utf8_valid(const char *s, size_t len);
-
-/* ------------------------------------------------------------ url decoding */
-
-/* Decodes s[0..len) of a query string or form ('+' is a space, %XX a byte). Returns a
- * malloc'd string the caller frees, or NULL when it would contain a NUL byte (%00). */
-char *url_decode(const char *s, size_t len);
-/* Splits a query string (without the '?') into decoded name/value pairs in order: '&'
- * separates pairs (empty ones are skipped), the first '=' separates name and value (a name
- * alone has the value ""). Returns A_OK with *out malloc'd (free with query_pairs_free), or
- * A_ERR with *out NULL when a name or value is not valid UTF-8 or holds a NUL byte. */
-int query_split(const char *qs, struct qpair **out, size_t *n);
-void query_pairs_free(struct qpair *pairs, size_t n);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * page.c — keyset paging with opaque cursors, and conditional-request tags.
+ * page.c — lists: keyset pages with opaque cursors, and the same rows as one CSV document.
  *
  * A cursor carries the last row's sort key and id, and a MAC over them and the list's
  * "binding" (its path, filters and sort). A cursor therefore cannot be forged or edited, and
@@ -112,56 +112,118 @@ out:
   return rc;
 }
 
-void etag_of(const void *body, size_t len, char out[40]) {
-  char hex[65];
-  sha256_hex(body, len, hex);
-  snprintf(out, 40, "\"%.32s\"", hex);
-}
-
-bool etag_matches(const char *header, const char *tag) {
-  if (header == NULL || tag == NULL || tag[0] == '\0')
-    return false;
-  const char *p = header;
-  size_t tlen = strlen(tag);
-  while (*p) {
-    while (*p == ' ' || *p == '\t' || *p == ',')
-      p++;
-    if (*p == '*')
-      return true;
-    if (strncmp(p, "W/", 2) == 0) /* weak comparison is fine for GET and for our tags */
-      p += 2;
-    if (strncmp(p, tag, tlen) == 0 && (p[tlen] == '\0' || p[tlen] == ',' || p[tlen] == ' '))
-      return true;
-    while (*p && *p != ',')
-      p++;
-  }
-  return false;
-}
-
-enum problem req_check_if_match(struct req *r, const char *current_json) {
-  const char *h = req_header(r, "If-Match");
-  if (h == NULL)
-    return P_NONE;
-  char tag[40];
-  etag_of(current_json, strlen(current_json), tag);
-  if (etag_matches(h, tag))
-    return P_NONE;
-  return req_fail(r, P_PRECONDITION_FAILED,
-                  "If-Match does not name the current version; fetch it again.",
-                  "If-Match no corresponde a la versión actual; vuelva a obtenerla.");
-}
-
 /* ------------------------------------------------------------------ lists */
 
 #define LIST_MAX_LIMIT 200
 #define LIST_DEFAULT_LIMIT 50
+/* CSV has every row unless limit says fewer. */
+#define CSV_MAX_LIMIT 1000000
 
-static int route_query_count(const struct route *rt) {
-  int n = 0;
-  if (rt->query != NULL)
-    while (rt->query[n].name != NULL)
-      n++;
-  return n;
+/* What a list request asks for, checked against its list. */
+struct list_request {
+  const struct list_spec *spec;
+  struct list_sort *sort;
+  bool desc;
+  bool csv;
+  long limit;          /* rows of a page; for CSV at most this many rows, 0 for all */
+  int nf;              /* the route's query parameters */
+  const char **params; /* $1 … $(4+nf) of the list's statements, and three more places */
+  char **owned;        /* the params this request allocated */
+  char *binding;       /* what a cursor is valid for */
+};
+
+/* CSV when ?format=csv, or when Accept names text/csv and not application/json. */
+static bool wants_csv(const struct req *r) {
+  const char *format = req_query_value(r, "format");
+  if (format != NULL)
+    return strcmp(format, "csv") == 0;
+  const char *accept = req_header(r, "Accept");
+  return accept != NULL && strstr(accept, "text/csv") != NULL &&
+         strstr(accept, "application/json") == NULL;
+}
+
+static bool parse_limit(const char *text, long max, long *limit) {
+  char *end;
+  long v = strtol(text, &end, 10);
+  if (*text == '\0' || *end != '\0' || v < 1 || v > max)
+    return false;
+  *limit = v;
+  return true;
+}
+
+/* Checks the list's own parameters (the route's filters were checked by dispatch) and binds
+ * the statements' parameters. Every bad parameter is reported at once. */
+static enum problem list_parse(struct req *r, struct list_request *q) {
+  const struct list_spec *spec = q->spec;
+  bool has_csv = spec->csv_header != NULL;
+  char range[32];
+  const char *format = req_query_value(r, "format");
+  if (format != NULL && strcmp(format, "json") != 0 && (strcmp(format, "csv") != 0 || !has_csv))
+    req_field_error(r, "/query/format", "invalid_enum", has_csv ? "json, csv" : "json");
+  q->csv = has_csv && wants_csv(r);
+
+  const char *lv = req_query_value(r, "limit");
+  long max = q->csv ? CSV_MAX_LIMIT : LIST_MAX_LIMIT;
+  q->limit = q->csv ? 0 : LIST_DEFAULT_LIMIT;
+  snprintf(range, sizeof range, "1..%ld", max);
+  if (lv != NULL && !parse_limit(lv, max, &q->limit))
+    req_field_error(r, "/query/limit", "out_of_range", range);
+
+  const char *sv = req_query_value(r, "sort");
+  q->sort = &spec->sorts[0];
+  if (sv != NULL) {
+    q->desc = sv[0] == '-';
+    q->sort = NULL;
+    char allowed[256] = "";
+    for (struct list_sort *s = spec->sorts; s->name != NULL; s++) {
+      if (strcmp(s->name, sv + q->desc) == 0)
+        q->sort = s;
+      size_t u = strlen(allowed);
+      snprintf(allowed + u, sizeof allowed - u, "%s%s, -%s", u ? ", " : "", s->name, s->name);
+    }
+    if (q->sort == NULL)
+      req_field_error(r, "/query/sort", "invalid_enum", allowed);
+  }
+  const char *cv = req_query_value(r, "count");
+  if (cv != NULL && strcmp(cv, "exact") != 0)
+    req_field_error(r, "/query/count", "invalid_enum", "exact");
+  /* CSV is one document: it has no pages to count or continue. */
+  static const char *const NOT_CSV[] = {"cursor", "count", NULL};
+  for (size_t i = 0; q->csv && NOT_CSV[i] != NULL; i++)
+    if (req_query_value(r, NOT_CSV[i]) != NULL) {
+      char ptr[32];
+      snprintf(ptr, sizeof ptr, "/query/%s", NOT_CSV[i]);
+      req_field_error_text(r, ptr, "invalid", "not with CSV, which holds every row at once",
+                           "no con CSV, que contiene todas las filas a la vez");
+    }
+  if (r->errors != NULL)
+    return req_fail(r, P_INVALID_QUERY, NULL, NULL);
+
+  q->nf = 0;
+  while (r->route->query != NULL && r->route->query[q->nf].name != NULL)
+    q->nf++;
+  q->params = calloc((size_t)q->nf + 7, sizeof *q->params);
+  q->owned = calloc((size_t)q->nf + 1, sizeof *q->owned);
+  q->params[0] = role_name(r->caller.role);
+  q->params[1] = req_caller_sub(r);
+  q->params[2] = req_caller_agency(r);
+  q->params[3] = req_query_value(r, "updated_since");
+  q->binding = mstrcatf(NULL, "%s|%s%s|updated_since=%s", r->route->path, q->desc ? "-" : "",
+                        q->sort->name, q->params[3] ? q->params[3] : "");
+  for (int i = 0; i < q->nf; i++) {
+    q->params[4 + i] = q->owned[i] = req_query_sql(r, &r->route->query[i]);
+    q->binding =
+        mstrcatf(q->binding, "|%s=%s", r->route->query[i].name, q->owned[i] ? q->owned[i] : "");
+  }
+  return P_NONE;
+}
+
+static void list_request_free(struct list_request *q) {
+  for (int i = 0; q->owned != NULL && i < q->nf; i++)
+    free(q->owned[i]);
+  free(q->owned);
+  free(q->params);
+  o_free(q->binding);
 }
 
 /* Appends "&name=value" pairs, as received, except the cursor. */
@@ -179,94 +241,35 @@ static void append_raw_query(const struct req *r, char **out) {
   free(copy);
 }
 
-enum problem list_respond(struct req *r, const struct list_spec *spec) {
+/* One page as {"data": [...], "next_cursor", "total"?} with a Link to the next page. */
+static enum problem list_page(struct req *r, struct list_request *q) {
   enum problem rc = P_NONE;
-  int nf = route_query_count(r->route);
-  const char **params = calloc((size_t)nf + 7, sizeof *params);
-  char **owned = calloc((size_t)nf + 1, sizeof *owned);
-  char *binding = NULL, *key = NULL, *id = NULL, *body = NULL, *next = NULL, *raw = NULL;
+  char *key = NULL, *id = NULL, *body = NULL, *next = NULL, *raw = NULL;
   PGresult *res = NULL;
-
-  /* limit */
-  long limit = LIST_DEFAULT_LIMIT;
-  const char *lv = req_query_value(r, "limit");
-  if (lv != NULL) {
-    char *end;
-    limit = strtol(lv, &end, 10);
-    if (*lv == '\0' || *end != '\0' || limit < 1 || limit > LIST_MAX_LIMIT) {
-      req_field_error(r, "/query/limit", "out_of_range", "1..200");
-      rc = P_INVALID_QUERY;
-    }
-  }
-  /* sort */
-  const char *sv = req_query_value(r, "sort");
-  int sort = 0;
-  bool desc = false;
-  if (sv != NULL) {
-    desc = sv[0] == '-';
-    const char *name = desc ? sv + 1 : sv;
-    sort = -1;
-    for (int i = 0; spec->sorts[i] != NULL; i++)
-      if (strcmp(spec->sorts[i], name) == 0)
-        sort = i;
-    if (sort < 0) {
-      char allowed[256] = "";
-      for (int i = 0; spec->sorts[i] != NULL; i++) {
-        size_t u = strlen(allowed);
-        snprintf(allowed + u, sizeof allowed - u, "%s%s, -%s", i ? ", " : "", spec->sorts[i],
-                 spec->sorts[i]);
-      }
-      req_field_error(r, "/query/sort", "invalid_enum", allowed);
-      rc = P_INVALID_QUERY;
-    }
-  }
-  const char *cv = req_query_value(r, "count");
-  if (cv != NULL && strcmp(cv, "exact") != 0) {
-    req_field_error(r, "/query/count", "invalid_enum", "exact");
-    rc = P_INVALID_QUERY;
-  }
-  if (rc != P_NONE)
-    goto out;
-
-  /* The binding: what a cursor is valid for. */
-  binding = mstrcatf(NULL, "%s|%s%s", r->route->path, desc ? "-" : "", spec->sorts[sort]);
-  params[0] = role_name(r->caller.role);
-  params[1] = r->caller.sub[0] ? r->caller.sub : NULL;
-  params[2] = r->caller.agency_id[0] ? r->caller.agency_id : NULL;
-  params[3] = req_query_value(r, "updated_since");
-  binding = mstrcatf(binding, "|updated_since=%s", params[3] ? params[3] : "");
-  for (int i = 0; i < nf; i++) {
-    owned[i] = req_query_sql(r, &r->route->query[i]);
-    params[4 + i] = owned[i];
-    binding = mstrcatf(binding, "|%s=%s", r->route->query[i].name, owned[i] ? owned[i] : "");
-  }
-
   const char *cursor = req_query_value(r, "cursor");
-  if (cursor != NULL && cursor_decode(cursor, binding, &key, &id) != A_OK) {
+  if (cursor != NULL && cursor_decode(cursor, q->binding, &key, &id) != A_OK) {
     req_field_error(r, "/query/cursor", "invalid_cursor", NULL);
-    rc = P_INVALID_QUERY;
+    rc = req_fail(r, P_INVALID_QUERY, NULL, NULL);
     goto out;
   }
   char limit_text[24];
-  snprintf(limit_text, sizeof limit_text, "%ld", limit + 1);
-  params[4 + nf] = key;
-  params[5 + nf] = id;
-  params[6 + nf] = limit_text;
-
-  res = req_exec(r, spec->pages[2 * sort + (desc ? 1 : 0)], nf + 7, params);
+  snprintf(limit_text, sizeof limit_text, "%ld", q->limit + 1);
+  q->params[4 + q->nf] = key;
+  q->params[5 + q->nf] = id;
+  q->params[6 + q->nf] = limit_text;
+  res = req_exec(r, &q->sort->page[q->desc], q->nf + 7, q->params);
   if (res == NULL) {
     rc = r->problem;
     goto out;
   }
   int rows = PQntuples(res);
-  int shown = rows > limit ? (int)limit : rows;
+  int shown = rows > q->limit ? (int)q->limit : rows;
   size_t total_len = 64;
   for (int i = 0; i < shown; i++)
     total_len += (size_t)PQgetlength(res, i, 0) + 1;
   body = malloc(total_len + 2200);
-  size_t pos = 0;
   memcpy(body, "{\"data\":[", 9);
-  pos = 9;
+  size_t pos = 9;
   for (int i = 0; i < shown; i++) {
     if (i > 0)
       body[pos++] = ',';
@@ -275,8 +278,8 @@ enum problem list_respond(struct req *r, const struct list_spec *spec) {
     pos += n;
   }
   body[pos] = '\0';
-  if (rows > limit) {
-    next = cursor_encode(PQgetvalue(res, shown - 1, 1), PQgetvalue(res, shown - 1, 2), binding);
+  if (rows > q->limit) {
+    next = cursor_encode(PQgetvalue(res, shown - 1, 1), PQgetvalue(res, shown - 1, 2), q->binding);
     pos += (size_t)snprintf(body + pos, 2200, "],\"next_cursor\":\"%s\"", next);
     raw = o_strdup("");
     append_raw_query(r, &raw);
@@ -287,9 +290,9 @@ enum problem list_respond(struct req *r, const struct list_spec *spec) {
   } else {
     pos += (size_t)snprintf(body + pos, 2200, "],\"next_cursor\":null");
   }
-  if (cv != NULL) {
+  if (req_query_value(r, "count") != NULL) {
     PQclear(res);
-    res = req_exec(r, spec->count, nf + 4, params);
+    res = req_exec(r, q->spec->count, q->nf + 4, q->params);
     if (res == NULL) {
       rc = r->problem;
       goto out;
@@ -300,15 +303,55 @@ enum problem list_respond(struct req *r, const struct list_spec *spec) {
   reply_json(r, 200, body);
 out:
   PQclear(res);
-  for (int i = 0; i < nf; i++)
-    free(owned[i]);
-  free(owned);
-  free(params);
-  o_free(binding);
   o_free(raw);
   free(key);
   free(id);
   free(body);
   free(next);
+  return rc;
+}
+
+/* Every row of the filters (or the first limit) as one CSV document, streamed from one
+ * snapshot. Its tag hashes what the rows are made of (the fingerprint statement: how many,
+ * which versions, and today, on which derived values depend), the header and the order, so
+ * that it is known before the first byte is sent and a 304 costs no export. */
+static enum problem list_csv(struct req *r, struct list_request *q) {
+  const struct list_spec *spec = q->spec;
+  PGresult *header = NULL, *print = NULL;
+  enum problem rc = P_NONE;
+  if (req_db(r) == NULL)
+    return r->problem;
+  if (db_begin_snapshot(r->db) != A_OK)
+    return problem_from_db(r, r->db);
+  header = req_exec(r, spec->csv_header, 1, q->params);
+  print = header ? req_exec(r, spec->csv_fingerprint, q->nf + 4, q->params) : NULL;
+  if (print == NULL) {
+    rc = r->problem;
+    goto out;
+  }
+  char *source = mstrcatf(NULL, "%s\n%s\n%s%s\n%ld", PQgetvalue(header, 0, 0),
+                          PQgetvalue(print, 0, 0), q->desc ? "-" : "", q->sort->name, q->limit);
+  etag_of(source, strlen(source), r->etag);
+  o_free(source);
+  char disposition[128];
+  snprintf(disposition, sizeof disposition, "attachment; filename=\"%s\"", spec->csv_filename);
+  reply_header(r, "Content-Disposition", disposition);
+  rc = reply_csv_stream(r, &q->sort->csv[q->desc], q->nf + 4, q->params, PQgetvalue(header, 0, 0),
+                        q->limit);
+out:
+  PQclear(header);
+  PQclear(print);
+  return rc;
+}
+
+enum problem list_respond(struct req *r) {
+  struct list_request q = {.spec = r->route->list};
+  /* The same URL answers JSON or CSV: caches must key on Accept. */
+  if (q.spec->csv_header != NULL)
+    reply_header(r, "Vary", req_header(r, "Origin") ? "Accept, Origin" : "Accept");
+  enum problem rc = list_parse(r, &q);
+  if (rc == P_NONE)
+    rc = q.csv ? list_csv(r, &q) : list_page(r, &q);
+  list_request_free(&q);
   return rc;
 }

@@ -136,6 +136,11 @@ static void utf8_scrub(char *s) {
   }
 }
 
+void req_field_error_text(struct req *r, const char *pointer, const char *code, const char *en,
+                          const char *es) {
+  req_field_error(r, pointer, code, pick(r, en, es));
+}
+
 void req_field_error(struct req *r, const char *pointer, const char *code, const char *arg) {
   const char *fmt = code;
   for (size_t i = 0; i < sizeof FIELD_MESSAGES / sizeof *FIELD_MESSAGES; i++)
@@ -168,15 +173,20 @@ enum problem problem_from_db(struct req *r, const struct db_conn *c) {
   case DB_LOCK_NOT_AVAILABLE:
     return req_fail(r, P_UNAVAILABLE, "The database is unavailable; retry shortly.",
                     "La base de datos no está disponible; reintente en breve.");
+  /* Constraint names are internal: they go to the log, never to the client. A resource's
+   * refusal table (req_refused) names the field instead. */
   case DB_UNIQUE:
-    return req_fail(r, P_CONFLICT, "A record with the same unique value exists (%s).",
-                    "Ya existe un registro con el mismo valor único (%s).", c->constraint);
+    log_msg(Y_LOG_LEVEL_INFO, r->request_id, "unique violation: %s", c->constraint);
+    return req_fail(r, P_CONFLICT, "A record with the same unique value exists.",
+                    "Ya existe un registro con el mismo valor único.");
   case DB_FOREIGN_KEY:
-    return req_fail(r, P_RULE, "A referenced record does not exist (%s).",
-                    "Un registro referido no existe (%s).", c->constraint);
+    log_msg(Y_LOG_LEVEL_INFO, r->request_id, "foreign key violation: %s", c->constraint);
+    return req_fail(r, P_RULE, "A referenced record does not exist, or others refer to this one.",
+                    "Un registro referido no existe, u otros hacen referencia a este.");
   case DB_CHECK:
-    return req_fail(r, P_RULE, "A rule of the data was broken (%s).",
-                    "Se infringió una regla de los datos (%s).", c->constraint);
+    log_msg(Y_LOG_LEVEL_INFO, r->request_id, "check violation: %s", c->constraint);
+    return req_fail(r, P_RULE, "A rule of the data was broken.",
+                    "Se infringió una regla de los datos.");
   case DB_INVALID_INPUT:
     return req_fail(r, P_BAD_REQUEST, "A value could not be read: %s.",
                     "Un valor no pudo leerse: %s.", c->message);
@@ -191,6 +201,44 @@ enum problem problem_from_db(struct req *r, const struct db_conn *c) {
     log_msg(Y_LOG_LEVEL_ERROR, r->request_id, "database error %s: %s", c->sqlstate, c->message);
     return req_fail(r, P_INTERNAL, "An internal error occurred.", "Ocurrió un error interno.");
   }
+}
+
+/* The class of a refusal, as a refusal table names it in a row starting with '*'. */
+static const char *refusal_class(enum db_status s) {
+  switch (s) {
+  case DB_UNIQUE:
+    return "*unique";
+  case DB_FOREIGN_KEY:
+    return "*foreign_key";
+  case DB_CHECK:
+    return "*check";
+  default:
+    return "";
+  }
+}
+
+enum problem req_refused(struct req *r, const struct refusal *table) {
+  const struct db_conn *c = r->db;
+  if (c == NULL || table == NULL)
+    return r->problem;
+  /* A rule our SQL raises says which in the first word of its HINT ("tier|…"). */
+  char key[64];
+  const char *from = c->status == DB_RAISED ? c->hint : c->constraint;
+  snprintf(key, sizeof key, "%.*s", (int)strcspn(from, "|"), from);
+  const struct refusal *hit = NULL;
+  for (const struct refusal *t = table; t->constraint != NULL && hit == NULL; t++)
+    if (key[0] != '\0' && strcmp(t->constraint, key) == 0)
+      hit = t;
+  for (const struct refusal *t = table; t->constraint != NULL && hit == NULL; t++)
+    if (strcmp(t->constraint, refusal_class(c->status)) == 0)
+      hit = t;
+  if (hit == NULL)
+    return r->problem;
+  /* A 422 names the field; any other answer says why in its detail. */
+  if (hit->field == NULL || problem_status(hit->kind) != 422)
+    return req_fail(r, hit->kind, "%s", "%s", pick(r, hit->en, hit->es));
+  req_field_error_text(r, hit->field, hit->code, hit->en, hit->es);
+  return req_fail(r, hit->kind, NULL, NULL);
 }
 
 void problem_render(struct req *r) {

@@ -1,6 +1,6 @@
 /*
  * request.c — reading a request and writing a reply: path and query parameters, headers,
- * the body, database access on behalf of the request, and responses.
+ * the body, the caller, and responses. It knows nothing of problems or the database.
  */
 #include "http/http.h"
 
@@ -8,26 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-struct db_conn *req_db(struct req *r) {
-  if (r->db == NULL) {
-    r->db = db_acquire(HTTP_DB_WAIT_MS);
-    if (r->db == NULL)
-      req_fail(r, P_UNAVAILABLE, "The database is unavailable; retry shortly.",
-               "La base de datos no está disponible; reintente en breve.");
-  }
-  return r->db;
-}
-
-PGresult *req_exec(struct req *r, struct db_stmt *s, int n, const char *const *params) {
-  struct db_conn *c = req_db(r);
-  if (c == NULL)
-    return NULL;
-  PGresult *res = db_exec(c, s, n, params);
-  if (res == NULL)
-    problem_from_db(r, c);
-  return res;
-}
 
 const char *req_path_param(const struct req *r, const char *name) {
   return u_map_get(r->in->map_url, name);
@@ -63,8 +43,23 @@ char *req_query_sql(const struct req *r, const struct qparam *p) {
   return text;
 }
 
+bool req_content_type_is(const struct req *r, const char *want) {
+  const char *ct = req_header(r, "Content-Type");
+  size_t n = strlen(want);
+  return ct != NULL && strncasecmp(ct, want, n) == 0 &&
+         (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
 const char *req_body_string(const struct req *r, const char *name) {
   return r->body ? json_string_value(json_object_get(r->body, name)) : NULL;
+}
+
+const char *req_caller_sub(const struct req *r) {
+  return r->caller.sub[0] ? r->caller.sub : NULL;
+}
+
+const char *req_caller_agency(const struct req *r) {
+  return r->caller.agency_id[0] ? r->caller.agency_id : NULL;
 }
 
 void reply_header(struct req *r, const char *name, const char *value) {
@@ -81,19 +76,14 @@ enum problem reply_text(struct req *r, long status, const char *content_type, co
 }
 
 enum problem reply_json(struct req *r, long status, const char *json_text) {
-  reply_text(r, status, "application/json", json_text, strlen(json_text));
-  if (status == 200 || status == 201) {
-    etag_of(json_text, strlen(json_text), r->etag);
-    reply_header(r, "ETag", r->etag);
-  }
-  return P_NONE;
+  return reply_text(r, status, "application/json", json_text, strlen(json_text));
 }
 
 enum problem reply_jansson(struct req *r, long status, json_t *value) {
   char *text = json_dumps(value, JSON_COMPACT);
   json_decref(value);
-  if (text == NULL)
-    return req_fail(r, P_INTERNAL, NULL, NULL);
+  if (text == NULL) /* only when out of memory: finish() answers 500 for a status of 0 */
+    return P_INTERNAL;
   reply_json(r, status, text);
   free(text);
   return P_NONE;
@@ -104,43 +94,4 @@ enum problem reply_empty(struct req *r, long status) {
   r->status = status;
   r->has_body = false;
   return P_NONE;
-}
-
-/* RFC 3629: rejects overlongs, surrogates, code points past U+10FFFF, and NUL. */
-bool utf8_valid(const char *str, size_t len) {
-  const unsigned char *s = (const unsigned char *)str;
-  size_t i = 0;
-  while (i < len) {
-    unsigned char c = s[i];
-    if (c == 0)
-      return false;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t n;
-    unsigned cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    for (size_t k = 1; k <= n; k++) {
-      if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
-        return false;
-      cp = (cp << 6) | (s[i + k] & 0x3f);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += n + 1;
-  }
-  return true;
 }

@@ -156,8 +156,8 @@ static enum problem authorize(struct req *r) {
 
 /* ------------------------------------------------------------------ query */
 
-static const char *const LIST_PARAMS[] = {"limit", "cursor",        "sort",
-                                          "count", "updated_since", NULL};
+static const char *const LIST_PARAMS[] = {"limit",         "cursor", "sort", "count",
+                                          "updated_since", "format", NULL};
 
 static const struct qparam *find_qparam(const struct route *rt, const char *name) {
   for (const struct qparam *p = rt->query; p != NULL && p->name != NULL; p++)
@@ -229,12 +229,6 @@ static enum problem parse_query(struct req *r) {
 
 /* ------------------------------------------------------------------- body */
 
-static bool content_type_is(const char *ct, const char *want) {
-  size_t n = strlen(want);
-  return ct != NULL && strncasecmp(ct, want, n) == 0 &&
-         (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
-
 /* application/x-www-form-urlencoded into a JSON object of strings. */
 static json_t *parse_form(const char *body, size_t len) {
   json_t *obj = json_object();
@@ -270,9 +264,9 @@ static enum problem read_body(struct req *r) {
                     "El cuerpo supera %zu bytes.", limit);
   if (!(rt->flags & (R_BODY_JSON | R_BODY_FORM)))
     return P_NONE;
-  const char *ct = req_header(r, "Content-Type");
-  bool json = content_type_is(ct, "application/json");
-  bool form = (rt->flags & R_BODY_FORM) && content_type_is(ct, "application/x-www-form-urlencoded");
+  bool json = req_content_type_is(r, "application/json");
+  bool form =
+      (rt->flags & R_BODY_FORM) && req_content_type_is(r, "application/x-www-form-urlencoded");
   if (!json && !form)
     return req_fail(r, P_UNSUPPORTED_MEDIA, "Send the body as %s.", "Envíe el cuerpo como %s.",
                     (rt->flags & R_BODY_FORM)
@@ -367,22 +361,6 @@ static enum problem idempotency_store(struct req *r, const char *key) {
                          r->status, loc, body);
   free(body);
   return rc == A_OK ? P_NONE : problem_from_db(r, r->db);
-}
-
-/* ------------------------------------------------------------------ audit */
-
-enum problem req_audit(struct req *r, const char *action, const char *resource, const char *id,
-                       const char *before, const char *after) {
-  if (req_db(r) == NULL)
-    return r->problem;
-  long long change_id = 0;
-  int journaled =
-      db_audit(r->db, &r->caller, r->request_id, action, resource, id, before, after, &change_id);
-  if (journaled < 0)
-    return problem_from_db(r, r->db);
-  if (journaled > 0)
-    r->journal_ids = mstrcatf(r->journal_ids, "%s%lld", r->journal_ids ? "," : "", change_id);
-  return P_NONE;
 }
 
 /* ---------------------------------------------------------------- routing */
@@ -489,7 +467,10 @@ static void run_route(struct req *r) {
   if (r->problem != P_NONE) {
     db_rollback(r->db);
   } else if (db_commit(r->db) != A_OK) {
+    /* A deferred constraint is checked at COMMIT: the route's resource still names it. */
     problem_from_db(r, r->db);
+    if (rt->resource != NULL)
+      req_refused(r, rt->resource->refusals);
     if (r->problem == P_NONE)
       req_fail(r, P_INTERNAL, NULL, NULL);
   }
@@ -512,24 +493,30 @@ static void client_address(const struct req *r, char *out, size_t cap) {
     inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
 }
 
+/* The answer's last steps, the same for every route: its tag (set here and only here: from
+ * the body, unless the handler knew it, as a stream does), 304 when If-None-Match names
+ * it, a stream started or dropped, the problem body, then the connection back to the pool,
+ * metrics and the access log. */
 static void finish(struct req *r, double started) {
   if (r->problem == P_NONE && r->status == 0)
     req_fail(r, P_INTERNAL, NULL, NULL);
+  if (r->problem == P_NONE && r->has_body && r->etag[0] == '\0' &&
+      (r->status == 200 || r->status == 201))
+    etag_of(r->out->binary_body, r->out->binary_body_length, r->etag);
+  bool not_modified = r->problem == P_NONE && req_not_modified(r);
+  bool streamed = r->stream != NULL && r->problem == P_NONE && !not_modified;
+  if (r->stream != NULL && csv_stream_attach(r, streamed) != P_NONE)
+    streamed = false;
   if (r->problem != P_NONE) {
     problem_render(r);
-  } else if (r->has_body && !r->streamed && r->etag[0] == '\0' && r->status == 200 &&
-             strcmp(r->in->http_verb, "GET") == 0) {
-    etag_of(r->out->binary_body, r->out->binary_body_length, r->etag);
-    reply_header(r, "ETag", r->etag);
-  }
-  if (r->problem == P_NONE && r->status == 200 && r->etag[0] &&
-      strcmp(r->in->http_verb, "GET") == 0 &&
-      etag_matches(req_header(r, "If-None-Match"), r->etag)) {
+  } else if (not_modified) {
     ulfius_set_empty_body_response(r->out, 304);
     u_map_remove_from_key(r->out->map_header, "Content-Type");
     r->status = 304;
     r->has_body = false;
   }
+  if (r->problem == P_NONE && r->etag[0] != '\0')
+    reply_header(r, "ETag", r->etag);
   db_release(r->db);
   r->db = NULL;
 
@@ -539,7 +526,7 @@ static void finish(struct req *r, double started) {
   client_address(r, client, sizeof client);
   /* A streamed body is sent after this line is written: its size is not known (-1). */
   log_access(r->in->http_verb, r->in->url_path, r->status,
-             r->streamed ? -1L : (long)r->out->binary_body_length, ms, r->request_id, client);
+             streamed ? -1L : (long)r->out->binary_body_length, ms, r->request_id, client);
 
   json_decref(r->body);
   json_decref(r->errors);

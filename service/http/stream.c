@@ -6,10 +6,11 @@
  * own page statements, with a CSV column instead of JSON) and handed to ulfius's stream
  * response, which sends them with chunked transfer encoding as the client takes them.
  *
- * ulfius calls the stream callback after dispatch() has returned (and released the
- * request's connection), on the same MHD thread, whenever the socket can take more. The
- * stream therefore owns a connection of its own, inside one REPEATABLE READ transaction so
- * that every batch reads the same snapshot. The free callback runs when MHD destroys the
+ * ulfius calls the stream callback after dispatch() has returned, on the same MHD thread,
+ * whenever the socket can take more. The stream therefore takes over the request's
+ * connection, inside one REPEATABLE READ transaction (db_begin_snapshot) so that every batch
+ * reads the same snapshot. Nothing is read until finish() has decided the answer: a 304 or
+ * a problem drops the stream unread. The free callback runs when MHD destroys the
  * response: at the end, and also when the client goes away early or the connection times
  * out. It is the one place the connection goes back to the pool.
  */
@@ -23,7 +24,6 @@
 /* Rows per batch: large enough that round trips do not dominate, small enough that one
  * batch's result stays well under a megabyte. */
 #define CSV_BATCH_ROWS 1000
-#define CSV_BATCH_TEXT "1000"
 /* Bytes ulfius asks the callback for at a time. */
 #define CSV_BLOCK_BYTES (32 * 1024)
 
@@ -40,7 +40,9 @@ struct csv_stream {
   PGresult *batch; /* the rows being sent; owned */
   int row;         /* next row of batch to send */
   size_t row_off;  /* bytes of that row (text and CRLF) already sent */
-  bool last;       /* batch is the last one: a short batch */
+  bool last;       /* batch is the last one: a short batch, or max_rows reached */
+  long max_rows;   /* at most this many rows (0: all) */
+  long sent_rows;  /* rows fetched so far */
   bool failed;     /* a later batch failed: cut the stream short */
   long long bytes; /* sent so far, for the log */
   char request_id[129];
@@ -67,12 +69,20 @@ static int stream_fetch(struct csv_stream *s) {
     PQclear(s->batch);
     s->batch = NULL;
   }
+  long want = CSV_BATCH_ROWS;
+  if (s->max_rows > 0 && s->max_rows - s->sent_rows < want)
+    want = s->max_rows - s->sent_rows;
+  free(s->params[s->n + 2]);
+  s->params[s->n + 2] = NULL;
+  if (asprintf(&s->params[s->n + 2], "%ld", want) < 0)
+    return A_ERR;
   s->batch = db_exec(s->db, s->page, s->n + 3, (const char *const *)s->params);
   if (s->batch == NULL)
     return A_ERR;
   s->row = 0;
   s->row_off = 0;
-  s->last = PQntuples(s->batch) < CSV_BATCH_ROWS;
+  s->sent_rows += PQntuples(s->batch);
+  s->last = PQntuples(s->batch) < want || (s->max_rows > 0 && s->sent_rows >= s->max_rows);
   return A_OK;
 }
 
@@ -147,52 +157,45 @@ static void stream_free(void *cls) {
 }
 
 enum problem reply_csv_stream(struct req *r, struct db_stmt *page, int n, const char *const *params,
-                              const char *header_line) {
+                              const char *header_line, long max_rows) {
   struct csv_stream *s = calloc(1, sizeof *s);
   s->page = page;
   s->n = n;
+  s->max_rows = max_rows;
   s->params = calloc((size_t)n + 3, sizeof *s->params);
   for (int i = 0; i < n; i++)
     s->params[i] = params[i] ? strdup(params[i]) : NULL;
-  s->params[n + 2] = strdup(CSV_BATCH_TEXT);
   s->head_len = strlen(BOM) + strlen(header_line) + 2;
   s->head = malloc(s->head_len + 1);
   snprintf(s->head, s->head_len + 1, "%s%s\r\n", BOM, header_line);
   snprintf(s->request_id, sizeof s->request_id, "%s", r->request_id);
-
-  /* The request's connection, if it has one, becomes the stream's: dispatch must not give
-   * it back, and taking a second one could wait on a pool this request already holds. */
-  s->db = r->db != NULL ? r->db : db_acquire(HTTP_DB_WAIT_MS);
+  /* The request's connection, inside its snapshot, becomes the stream's: dispatch must not
+   * give it back. */
+  s->db = r->db;
   r->db = NULL;
-  enum problem rc = P_NONE;
-  if (s->db == NULL) {
-    rc = req_fail(r, P_UNAVAILABLE, "The database is unavailable; retry shortly.",
-                  "La base de datos no está disponible; reintente en breve.");
-    goto fail;
+  r->stream = s;
+  r->status = 200;
+  r->has_body = false; /* nothing for finish() to hash: the tag is the list's */
+  return P_NONE;
+}
+
+enum problem csv_stream_attach(struct req *r, bool send) {
+  struct csv_stream *s = r->stream;
+  r->stream = NULL;
+  if (!send) {
+    stream_destroy(s);
+    return P_NONE;
   }
-  if (db_command(s->db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") != A_OK) {
-    rc = problem_from_db(r, s->db);
-    goto fail;
-  }
-  s->db->tx_depth = 1;
-  /* A generic plan of a keyset page cannot seek to the cursor (its parameters may be NULL):
-   * it scans and sorts the whole table for every batch. Plan each batch for its values. */
-  if (db_command(s->db, "SET LOCAL plan_cache_mode = force_custom_plan") != A_OK ||
-      stream_fetch(s) != A_OK) {
-    rc = problem_from_db(r, s->db);
-    goto fail;
+  if (stream_fetch(s) != A_OK) {
+    enum problem rc = problem_from_db(r, s->db);
+    stream_destroy(s);
+    return rc;
   }
   if (ulfius_set_stream_response(r->out, 200, stream_next, stream_free, U_STREAM_SIZE_UNKNOWN,
                                  CSV_BLOCK_BYTES, s) != U_OK) {
-    rc = req_fail(r, P_INTERNAL, NULL, NULL);
-    goto fail;
+    stream_destroy(s);
+    return req_fail(r, P_INTERNAL, NULL, NULL);
   }
   reply_header(r, "Content-Type", "text/csv; charset=utf-8");
-  r->status = 200;
-  r->has_body = false; /* nothing for dispatch to hash or replace with a 304 */
-  r->streamed = true;
   return P_NONE;
-fail:
-  stream_destroy(s);
-  return rc;
 }

@@ -127,7 +127,8 @@ static int type_error(struct req *r, const char *ptr, const char *what) {
   return 1;
 }
 
-int validate_value(struct req *r, const json_t *v, const struct field *f, const char *ptr) {
+int validate_value(struct req *r, const json_t *v, const struct field *f, const char *ptr,
+                   enum body_kind kind) {
   char buf[512];
   if (json_is_null(v)) {
     if (f->flags & F_NULLABLE)
@@ -196,7 +197,7 @@ int validate_value(struct req *r, const json_t *v, const struct field *f, const 
     struct field sub = *f;
     sub.type = F_OBJECT;
     sub.sub = TEXT;
-    return validate_value(r, v, &sub, ptr);
+    return validate_value(r, v, &sub, ptr, kind);
   }
   case F_STRING_ARRAY: {
     if (!json_is_array(v))
@@ -239,11 +240,15 @@ int validate_value(struct req *r, const json_t *v, const struct field *f, const 
       if (sf->name == NULL) {
         req_field_error(r, buf, "unknown_field", NULL);
         errs++;
+      } else if ((sf->flags & F_READ_ONLY) || (kind == BODY_PATCH && (sf->flags & F_FIXED))) {
+        req_field_error(r, buf, "read_only", NULL);
+        errs++;
       } else {
-        errs += validate_value(r, item, sf, buf);
+        errs += validate_value(r, item, sf, buf, kind);
       }
     }
-    for (const struct field *sf = f->sub; sf->name != NULL; sf++)
+    /* In a merge patch an absent member is kept: nothing is required. */
+    for (const struct field *sf = f->sub; kind == BODY_NEW && sf->name != NULL; sf++)
       if ((sf->flags & F_REQUIRED) && json_object_get(v, sf->name) == NULL) {
         snprintf(buf, sizeof buf, "%s/%s", ptr, sf->name);
         req_field_error(r, buf, "required", NULL);
@@ -259,6 +264,7 @@ int validate_value(struct req *r, const json_t *v, const struct field *f, const 
       req_field_error(r, ptr, "out_of_range", buf);
       return 1;
     }
+    /* A merge patch replaces an array whole: its items are new values. */
     struct field sub = *f;
     sub.type = F_OBJECT;
     int errs = 0;
@@ -266,7 +272,7 @@ int validate_value(struct req *r, const json_t *v, const struct field *f, const 
     const json_t *item;
     json_array_foreach(v, i, item) {
       snprintf(buf, sizeof buf, "%s/%zu", ptr, i);
-      errs += validate_value(r, item, &sub, buf);
+      errs += validate_value(r, item, &sub, buf, BODY_NEW);
     }
     return errs;
   }
@@ -276,30 +282,12 @@ int validate_value(struct req *r, const json_t *v, const struct field *f, const 
   return 0;
 }
 
-int validate_body(struct req *r, const json_t *body, const struct field *fields, bool patch) {
-  if (patch && json_object_size(body) == 0) {
+int validate_body(struct req *r, const json_t *body, const struct field *fields,
+                  enum body_kind kind) {
+  if (kind == BODY_PATCH && json_object_size(body) == 0) {
     req_field_error(r, "", "empty", NULL);
     return 1;
   }
   struct field top = {"", F_OBJECT, 0, 0, 0, NULL, fields};
-  if (!patch)
-    return validate_value(r, body, &top, "");
-  /* A patch requires nothing: check only what is there. */
-  int errs = 0;
-  const char *key;
-  const json_t *item;
-  char ptr[256];
-  json_object_foreach((json_t *)body, key, item) {
-    const struct field *f = fields;
-    while (f->name != NULL && strcmp(f->name, key) != 0)
-      f++;
-    snprintf(ptr, sizeof ptr, "/%s", key);
-    if (f->name == NULL) {
-      req_field_error(r, ptr, "unknown_field", NULL);
-      errs++;
-    } else {
-      errs += validate_value(r, item, f, ptr);
-    }
-  }
-  return errs;
+  return validate_value(r, body, &top, "", kind);
 }

@@ -212,12 +212,6 @@ static bool listed(const char *const *names, const char *name) {
 
 /* -------------------------------------------------------------- splitting */
 
-static bool content_type_is(const char *ct, const char *want) {
-  size_t n = strlen(want);
-  return ct != NULL && strncasecmp(ct, want, n) == 0 &&
-         (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
-
 /* True when a line holds nothing: blanks only or, in CSV, only empty cells. */
 static bool blank(const char *s, size_t len, enum format f) {
   for (size_t i = 0; i < len; i++)
@@ -808,10 +802,9 @@ static enum problem import_chunk(struct req *r, struct import *imp, size_t from,
 /* Reads the body's format, checks its encoding and size, and splits it into imp->records
  * (reading the CSV header). */
 static enum problem import_read(struct req *r, struct import *imp) {
-  const char *ct = req_header(r, "Content-Type");
-  if (content_type_is(ct, "application/x-ndjson"))
+  if (req_content_type_is(r, "application/x-ndjson"))
     imp->format = FORMAT_NDJSON;
-  else if (content_type_is(ct, "text/csv"))
+  else if (req_content_type_is(r, "text/csv"))
     imp->format = FORMAT_CSV;
   else
     return req_fail(r, P_UNSUPPORTED_MEDIA, "Send the lines as application/x-ndjson or text/csv.",

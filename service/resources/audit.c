@@ -8,6 +8,19 @@
  */
 #include "resources/resources.h"
 
+static const struct list_spec AUDIT_LIST;
+
+/* In the order of $5 … $9. */
+static const struct qparam AUDIT_QUERY[] = {{"resource", Q_STRING}, {"id", Q_STRING},
+                                            {"actor", Q_STRING},    {"since", Q_DATETIME},
+                                            {"until", Q_DATETIME},  {NULL}};
+
+static const struct route ROUTES[] = {{"GET", "/v1/audit", ROLE_ADMIN | ROLE_INL, list_respond,
+                                       R_LIST, AUDIT_QUERY, .list = &AUDIT_LIST},
+                                      {NULL}};
+
+const struct route_table AUDIT_ROUTES = {"audit", ROUTES};
+
 /* $5 resource, $6 id, $7 actor, $8 since, $9 until; $10 cursor key, $11 cursor id, $12 limit. */
 #define AUDIT_WHERE                                                                                \
   "($4::timestamptz IS NULL OR e.at >= $4::timestamptz)"                                           \
@@ -23,29 +36,10 @@
   " AND ($11::uuid IS NULL OR $11::uuid IS NOT NULL)"                                              \
   " ORDER BY e.seq " dir " LIMIT $12::int"
 
-static struct db_stmt AUDIT_PAGES[] = {
-    {"audit_by_at_asc", AUDIT_PAGE(">", "ASC"), 0},
-    {"audit_by_at_desc", AUDIT_PAGE("<", "DESC"), 0},
-};
+static struct list_sort AUDIT_SORTS[] = {
+    {"at",
+     {{"audit_by_at_asc", AUDIT_PAGE(">", "ASC")}, {"audit_by_at_desc", AUDIT_PAGE("<", "DESC")}}},
+    {NULL}};
 static struct db_stmt AUDIT_COUNT = {"audit_count",
-                                     "SELECT count(*) FROM audit e WHERE " AUDIT_WHERE, 0};
-static struct db_stmt *const AUDIT_PAGE_LIST[] = {&AUDIT_PAGES[0], &AUDIT_PAGES[1]};
-static const char *const AUDIT_SORTS[] = {"at", NULL};
-static const struct list_spec AUDIT_LIST = {AUDIT_SORTS, (struct db_stmt **)AUDIT_PAGE_LIST,
-                                            &AUDIT_COUNT};
-
-static enum problem audit_list(struct req *r) {
-  return list_respond(r, &AUDIT_LIST);
-}
-
-/* In the order of $5 … $9. */
-static const struct qparam AUDIT_QUERY[] = {
-    {"resource", Q_STRING, false, NULL}, {"id", Q_STRING, false, NULL},
-    {"actor", Q_STRING, false, NULL},    {"since", Q_DATETIME, false, NULL},
-    {"until", Q_DATETIME, false, NULL},  {NULL, 0, false, NULL}};
-
-static const struct route ROUTES[] = {
-    {"GET", "/v1/audit", ROLE_ADMIN | ROLE_INL, audit_list, R_LIST, AUDIT_QUERY, NULL},
-    {NULL, NULL, 0, NULL, 0, NULL, NULL}};
-
-const struct route_table AUDIT_ROUTES = {"audit", ROUTES};
+                                     "SELECT count(*) FROM audit e WHERE " AUDIT_WHERE};
+static const struct list_spec AUDIT_LIST = {AUDIT_SORTS, &AUDIT_COUNT};

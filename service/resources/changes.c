@@ -15,6 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+static enum problem changes_list(struct req *r);
+
+static const char *const RESOURCE_VALUES[] = {"agency",     "transition",   "standard",
+                                              "compliance", "task",         "webinar",
+                                              "workshop",   "registration", NULL};
+static const struct qparam CHANGES_QUERY[] = {
+    {"after", Q_STRING}, {"limit", Q_INT}, {"resource", Q_ENUM, false, RESOURCE_VALUES}, {NULL}};
+
+static const struct route ROUTES[] = {{"GET", "/v1/changes",
+                                       ROLE_ADMIN | ROLE_INL | ROLE_COALITION | ROLE_PARTNER,
+                                       changes_list, 0, CHANGES_QUERY, "changes:read"},
+                                      {NULL}};
+
+const struct route_table CHANGE_ROUTES = {"changes", ROUTES};
+
 #define FEED_DEFAULT_LIMIT 100
 #define FEED_MAX_LIMIT 1000
 #define FEED_CURSOR_ID_MAX "9223372036854775807"
@@ -120,18 +135,3 @@ static enum problem changes_list(struct req *r) {
   free(next);
   return reply_jansson(r, 200, body);
 }
-
-static const char *const RESOURCE_VALUES[] = {"agency",     "transition",   "standard",
-                                              "compliance", "task",         "webinar",
-                                              "workshop",   "registration", NULL};
-static const struct qparam CHANGES_QUERY[] = {{"after", Q_STRING, false, NULL},
-                                              {"limit", Q_INT, false, NULL},
-                                              {"resource", Q_ENUM, false, RESOURCE_VALUES},
-                                              {NULL, 0, false, NULL}};
-
-static const struct route ROUTES[] = {{"GET", "/v1/changes",
-                                       ROLE_ADMIN | ROLE_INL | ROLE_COALITION | ROLE_PARTNER,
-                                       changes_list, 0, CHANGES_QUERY, "changes:read"},
-                                      {NULL, NULL, 0, NULL, 0, NULL, NULL}};
-
-const struct route_table CHANGE_ROUTES = {"changes", ROUTES};

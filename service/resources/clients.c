@@ -15,58 +15,65 @@
 #include <sys/random.h>
 
 static const char *const CLIENT_ROLES[] = {"partner", "coalition", "inl", NULL};
+static const char *const BOOL_VALUES[] = {"true", "false", NULL};
 
-static const struct field CLIENT_FIELDS[] = {{"name", F_STRING, F_REQUIRED, 1, 200, NULL, NULL},
-                                             {"role", F_ENUM, F_REQUIRED, 0, 0, CLIENT_ROLES, NULL},
-                                             {"scopes", F_STRING_ARRAY, 0, 0, 50, NULL, NULL},
-                                             {NULL, 0, 0, 0, 0, NULL, NULL}};
+static enum problem client_create(struct req *r);
+static const struct resource CLIENT;
+static const struct list_spec CLIENT_LIST;
+
+static const struct qparam CLIENT_QUERY[] = {
+    {"role", Q_ENUM, false, CLIENT_ROLES}, {"active", Q_ENUM, false, BOOL_VALUES}, {NULL}};
+
+static const struct route ROUTES[] = {
+    {"GET", "/v1/clients", ROLE_ADMIN, list_respond, R_LIST, CLIENT_QUERY, .list = &CLIENT_LIST},
+    {"POST", "/v1/clients", ROLE_ADMIN, client_create, R_BODY_JSON | R_IDEMPOTENT,
+     .resource = &CLIENT},
+    {"GET", "/v1/clients/:id", ROLE_ADMIN, resource_get, .resource = &CLIENT},
+    {"DELETE", "/v1/clients/:id", ROLE_ADMIN, resource_delete, R_TX, .resource = &CLIENT},
+    {NULL}};
+
+const struct route_table CLIENT_ROUTES = {"clients", ROUTES};
+
+static const struct field CLIENT_FIELDS[] = {{"name", F_STRING, F_REQUIRED, 1, 200},
+                                             {"role", F_ENUM, F_REQUIRED, 0, 0, CLIENT_ROLES},
+                                             {"scopes", F_STRING_ARRAY, 0, 0, 50},
+                                             {NULL}};
 
 #define CLIENT_WHERE                                                                               \
   "($4::timestamptz IS NULL OR c.updated_at >= $4::timestamptz)"                                   \
   " AND ($5::text IS NULL OR c.role = $5::text)"                                                   \
   " AND ($6::boolean IS NULL OR c.active = $6::boolean)"
 
-static struct db_stmt CLIENT_PAGES[] = {
-    PAGE_PAIR("clients_by_created", "client_json(c)", "clients c", CLIENT_WHERE, "c.created_at",
-              "timestamptz", "7", "8", "9"),
-};
-static struct db_stmt *const CLIENT_PAGE_LIST[] = {&CLIENT_PAGES[0], &CLIENT_PAGES[1]};
+static struct list_sort CLIENT_SORTS[] = {LIST_SORT("clients_by_created", "created_at",
+                                                    "client_json(c)", "clients c", CLIENT_WHERE,
+                                                    "c.created_at", "timestamptz", "7", "8", "9"),
+                                          {NULL}};
 static struct db_stmt CLIENT_COUNT = {"clients_count",
-                                      "SELECT count(*) FROM clients c WHERE " CLIENT_WHERE, 0};
-static const char *const CLIENT_SORTS[] = {"created_at", NULL};
-static const struct list_spec CLIENT_LIST = {CLIENT_SORTS, (struct db_stmt **)CLIENT_PAGE_LIST,
-                                             &CLIENT_COUNT};
+                                      "SELECT count(*) FROM clients c WHERE " CLIENT_WHERE};
+static const struct list_spec CLIENT_LIST = {CLIENT_SORTS, &CLIENT_COUNT};
 
-static struct db_stmt CLIENT_BY_ID = {
-    "client_by_id", "SELECT client_json(c) FROM clients c WHERE id = $1::uuid", 0};
-static struct db_stmt CLIENT_BY_ID_FOR_UPDATE = {
-    "client_by_id_for_update",
-    "SELECT client_json(c) FROM clients c WHERE id = $1::uuid FOR UPDATE", 0};
+static struct db_stmt CLIENT_GET = {"client_get",
+                                    "SELECT client_json(c) FROM clients c WHERE id = $1::uuid"};
+static struct db_stmt CLIENT_LOCK = {
+    "client_lock", "SELECT client_json(c) FROM clients c WHERE id = $1::uuid FOR UPDATE"};
 static struct db_stmt CLIENT_INSERT = {
     "client_insert",
     "INSERT INTO clients AS c (name, role, scopes, secret_hash)"
     " SELECT b->>'name', b->>'role',"
     " coalesce(ARRAY(SELECT jsonb_array_elements_text(b->'scopes')), '{}'), $2::text"
-    " FROM (SELECT $1::jsonb AS b) x RETURNING client_json(c), id",
-    0};
-static struct db_stmt CLIENT_DELETE = {"client_delete", "DELETE FROM clients WHERE id = $1::uuid",
-                                       0};
+    " FROM (SELECT $1::jsonb AS b) x RETURNING client_json(c), id"};
+static struct db_stmt CLIENT_DELETE = {"client_delete", "DELETE FROM clients WHERE id = $1::uuid"};
 
-static enum problem not_found(struct req *r) {
-  return req_fail(r, P_NOT_FOUND, "No client has this id.", "Ningún cliente tiene este id.");
-}
-
-static enum problem client_list(struct req *r) {
-  return list_respond(r, &CLIENT_LIST);
-}
-
-static enum problem client_get(struct req *r) {
-  const char *id = req_path_param(r, "id");
-  if (!uuid_valid(id))
-    return not_found(r);
-  const char *p[] = {id};
-  return reply_row(r, req_exec(r, &CLIENT_BY_ID, 1, p), not_found);
-}
+static const struct resource CLIENT = {
+    "client",
+    "/v1/clients",
+    "No client has this id.",
+    "Ningún cliente tiene este id.",
+    .fields = CLIENT_FIELDS,
+    .get = &CLIENT_GET,
+    .lock = &CLIENT_LOCK,
+    .remove = &CLIENT_DELETE,
+};
 
 /* 32 random bytes, base64url: the secret a client signs in with. */
 static int new_secret(char *out, size_t cap) {
@@ -81,7 +88,7 @@ static int new_secret(char *out, size_t cap) {
 }
 
 static enum problem client_create(struct req *r) {
-  if (validate_body(r, r->body, CLIENT_FIELDS, false) > 0)
+  if (validate_body(r, r->body, CLIENT_FIELDS, BODY_NEW) > 0)
     return req_fail(r, P_VALIDATION, NULL, NULL);
   char secret[64], hash[256];
   if (new_secret(secret, sizeof secret) != A_OK || auth_password_hash(secret, hash) != A_OK)
@@ -92,6 +99,7 @@ static enum problem client_create(struct req *r) {
   free(text);
   if (res == NULL)
     return r->problem;
+  /* The secret is shown once, in this answer: the audit records the client without it. */
   const char *json = PQgetvalue(res, 0, 0), *id = PQgetvalue(res, 0, 1);
   enum problem rc = req_audit(r, "created", "client", id, NULL, json);
   if (rc == P_NONE) {
@@ -106,31 +114,3 @@ static enum problem client_create(struct req *r) {
   PQclear(res);
   return rc;
 }
-
-static enum problem client_delete(struct req *r) {
-  const char *id = req_path_param(r, "id");
-  PGresult *current = NULL, *res = NULL;
-  const char *p[] = {id};
-  enum problem rc = req_lock_row(r, &CLIENT_BY_ID_FOR_UPDATE, 1, p, not_found, &current);
-  if (rc == P_NONE) {
-    res = req_exec(r, &CLIENT_DELETE, 1, p);
-    rc = res == NULL ? r->problem : reply_deleted(r, "client", id, PQgetvalue(current, 0, 0));
-  }
-  PQclear(current);
-  PQclear(res);
-  return rc;
-}
-
-static const char *const BOOL_VALUES[] = {"true", "false", NULL};
-static const struct qparam CLIENT_QUERY[] = {{"role", Q_ENUM, false, CLIENT_ROLES},
-                                             {"active", Q_ENUM, false, BOOL_VALUES},
-                                             {NULL, 0, false, NULL}};
-
-static const struct route ROUTES[] = {
-    {"GET", "/v1/clients", ROLE_ADMIN, client_list, R_LIST, CLIENT_QUERY, NULL},
-    {"POST", "/v1/clients", ROLE_ADMIN, client_create, R_BODY_JSON | R_IDEMPOTENT, NULL, NULL},
-    {"GET", "/v1/clients/:id", ROLE_ADMIN, client_get, 0, NULL, NULL},
-    {"DELETE", "/v1/clients/:id", ROLE_ADMIN, client_delete, R_TX, NULL, NULL},
-    {NULL, NULL, 0, NULL, 0, NULL, NULL}};
-
-const struct route_table CLIENT_ROUTES = {"clients", ROUTES};

@@ -18,6 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+static enum problem compliance_list(struct req *r);
+static enum problem compliance_summary(struct req *r);
+static enum problem compliance_get(struct req *r);
+static enum problem compliance_put(struct req *r);
+static const struct list_spec COMPLIANCE_LIST;
+
 static const char *const PROGRESS_VALUES[] = {"not_started", "in_progress", "in_review", "done",
                                               NULL};
 static const char *const RESULT_VALUES[] = {
@@ -25,24 +31,46 @@ static const char *const RESULT_VALUES[] = {
 static const char *const PROOF_KINDS[] = {"directive",   "document",  "record", "photo", "video",
                                           "observation", "interview", "other",  NULL};
 
+#define COMPLIANCE_ROLES (ROLE_ADMIN | ROLE_INL | ROLE_ADVISOR | ROLE_AGENCY)
+
+static const struct qparam LIST_QUERY[] = {{"id", Q_PATH},
+                                           {"manual_version", Q_STRING},
+                                           {"chapter", Q_INT},
+                                           {"progress", Q_ENUM, true, PROGRESS_VALUES},
+                                           {"result", Q_ENUM, true, RESULT_VALUES},
+                                           {"assignee_id", Q_UUID},
+                                           {"time_sensitive", Q_BOOL},
+                                           {NULL}};
+static const struct qparam SUMMARY_QUERY[] = {{"manual_version", Q_STRING}, {NULL}};
+
+static const struct route ROUTES[] = {
+    {"GET", "/v1/agencies/:id/compliance", COMPLIANCE_ROLES, compliance_list, R_LIST, LIST_QUERY,
+     .list = &COMPLIANCE_LIST},
+    {"GET", "/v1/agencies/:id/compliance/summary", COMPLIANCE_ROLES, compliance_summary, 0,
+     SUMMARY_QUERY},
+    {"GET", "/v1/agencies/:id/compliance/:standard_id", COMPLIANCE_ROLES, compliance_get},
+    {"PUT", "/v1/agencies/:id/compliance/:standard_id", COMPLIANCE_ROLES, compliance_put,
+     R_BODY_JSON | R_TX},
+    {NULL}};
+
+const struct route_table COMPLIANCE_ROUTES = {"compliance", ROUTES};
+
 /* ------------------------------------------------------------- validation */
 
-static const struct field PROOF_FIELDS[] = {{"cycle_year", F_INT, F_REQUIRED, 1, 4, NULL, NULL},
-                                            {"bullets", F_STRING_ARRAY, 0, 0, 52, NULL, NULL},
-                                            {"title", F_STRING, F_REQUIRED, 1, 300, NULL, NULL},
-                                            {"url", F_URL, F_REQUIRED, 1, 2000, NULL, NULL},
-                                            {"kind", F_ENUM, 0, 0, 0, PROOF_KINDS, NULL},
-                                            {NULL, 0, 0, 0, 0, NULL, NULL}};
+static const struct field PROOF_FIELDS[] = {
+    {"cycle_year", F_INT, F_REQUIRED, 1, 4}, {"bullets", F_STRING_ARRAY, 0, 0, 52},
+    {"title", F_STRING, F_REQUIRED, 1, 300}, {"url", F_URL, F_REQUIRED, 1, 2000},
+    {"kind", F_ENUM, 0, 0, 0, PROOF_KINDS},  {NULL}};
 static const struct field COMPLIANCE_FIELDS[] = {
-    {"progress", F_ENUM, 0, 0, 0, PROGRESS_VALUES, NULL},
-    {"result", F_ENUM, 0, 0, 0, RESULT_VALUES, NULL},
-    {"assignee_id", F_UUID, F_NULLABLE, 0, 0, NULL, NULL},
-    {"due_on", F_DATE, F_NULLABLE, 0, 0, NULL, NULL},
-    {"note", F_STRING, F_NULLABLE, 0, 4000, NULL, NULL},
-    {"reviewed_by", F_UUID, F_NULLABLE, 0, 0, NULL, NULL},
-    {"reviewed_at", F_DATETIME, F_NULLABLE, 0, 0, NULL, NULL},
+    {"progress", F_ENUM, 0, 0, 0, PROGRESS_VALUES},
+    {"result", F_ENUM, 0, 0, 0, RESULT_VALUES},
+    {"assignee_id", F_UUID, F_NULLABLE},
+    {"due_on", F_DATE, F_NULLABLE},
+    {"note", F_STRING, F_NULLABLE, 0, 4000},
+    {"reviewed_by", F_UUID, F_NULLABLE},
+    {"reviewed_at", F_DATETIME, F_NULLABLE},
     {"proofs", F_ARRAY_OF, 0, 0, 200, NULL, PROOF_FIELDS},
-    {NULL, 0, 0, 0, 0, NULL, NULL}};
+    {NULL}};
 /* The reviewer's fields: agency users may not send them. */
 static const char *const REVIEWER_FIELDS[] = {"result", "reviewed_by", "reviewed_at", NULL};
 
@@ -65,12 +93,13 @@ static struct db_stmt COMPLIANCE_AGENCY_ACCESS = {
   " AND ($11::boolean IS NULL OR (x.time_sensitive IS NOT NULL) = $11::boolean)"
 #define COMPLIANCE_FROM "agency_compliance_items($5::uuid, $6::text) x"
 
-static struct db_stmt COMPLIANCE_PAGES[] = {
-    PAGE_PAIR("compliance_by_number", "x.item", COMPLIANCE_FROM, COMPLIANCE_WHERE, "x.sort_key",
-              "int[]", "12", "13", "14"),
-};
+static struct list_sort COMPLIANCE_SORTS[] = {LIST_SORT("compliance_by_number", "number", "x.item",
+                                                        COMPLIANCE_FROM, COMPLIANCE_WHERE,
+                                                        "x.sort_key", "int[]", "12", "13", "14"),
+                                              {NULL}};
 static struct db_stmt COMPLIANCE_COUNT = {
-    "compliance_count", "SELECT count(*) FROM " COMPLIANCE_FROM " WHERE " COMPLIANCE_WHERE, 0};
+    "compliance_count", "SELECT count(*) FROM " COMPLIANCE_FROM " WHERE " COMPLIANCE_WHERE};
+static const struct list_spec COMPLIANCE_LIST = {COMPLIANCE_SORTS, &COMPLIANCE_COUNT};
 static struct db_stmt COMPLIANCE_SUMMARY = {
     "compliance_summary", "SELECT agency_compliance_summary($1::uuid, $2::text)", 0};
 static struct db_stmt COMPLIANCE_ITEM = {
@@ -93,47 +122,15 @@ static struct db_stmt COMPLIANCE_UNKNOWN_BULLETS = {
     "  FROM standards s, jsonb_array_elements(s.bullets) b WHERE s.id = $1::uuid)"
     " FROM compliance_unknown_bullets($1::uuid, $2::jsonb) ptr",
     0};
-/* $1 agency, $2 standard, $3 the body, $4 caller sub, $5 role, $6 caller agency. A result
- * that changes stamps reviewed_by (the caller, when a user) and reviewed_at (now) unless the
- * body sets them. */
-static struct db_stmt COMPLIANCE_UPSERT = {
-    "compliance_upsert",
-    "INSERT INTO compliance AS c (agency_id, standard_id, progress, result, assignee_id, due_on,"
-    " note, reviewed_by, reviewed_at, proofs)"
-    " SELECT $1::uuid, $2::uuid, coalesce(b->>'progress', 'not_started'),"
-    "  coalesce(b->>'result', 'not_assessed'), (b->>'assignee_id')::uuid, (b->>'due_on')::date,"
-    "  b->>'note',"
-    "  CASE WHEN b ? 'reviewed_by' THEN (b->>'reviewed_by')::uuid"
-    "   WHEN coalesce(b->>'result', 'not_assessed') <> 'not_assessed'"
-    "   THEN (SELECT u.id FROM users u WHERE u.id::text = $4::text) END,"
-    "  CASE WHEN b ? 'reviewed_at' THEN (b->>'reviewed_at')::timestamptz"
-    "   WHEN coalesce(b->>'result', 'not_assessed') <> 'not_assessed' THEN now() END,"
-    "  compliance_proofs_in(b->'proofs')"
-    " FROM (SELECT $3::jsonb AS b) x WHERE agency_scope_allows($1::uuid, $5::text, $4::text, "
-    "$6::text)"
-    " ON CONFLICT (agency_id, standard_id) DO UPDATE SET"
-    " progress = CASE WHEN $3::jsonb ? 'progress' THEN EXCLUDED.progress ELSE c.progress END,"
-    " result = CASE WHEN $3::jsonb ? 'result' THEN EXCLUDED.result ELSE c.result END,"
-    " assignee_id = CASE WHEN $3::jsonb ? 'assignee_id' THEN EXCLUDED.assignee_id"
-    "  ELSE c.assignee_id END,"
-    " due_on = CASE WHEN $3::jsonb ? 'due_on' THEN EXCLUDED.due_on ELSE c.due_on END,"
-    " note = CASE WHEN $3::jsonb ? 'note' THEN EXCLUDED.note ELSE c.note END,"
-    " reviewed_by = CASE WHEN $3::jsonb ? 'reviewed_by' THEN ($3::jsonb->>'reviewed_by')::uuid"
-    "  WHEN EXCLUDED.result IS DISTINCT FROM c.result AND $3::jsonb ? 'result'"
-    "  THEN (SELECT u.id FROM users u WHERE u.id::text = $4::text) ELSE c.reviewed_by END,"
-    " reviewed_at = CASE WHEN $3::jsonb ? 'reviewed_at'"
-    "  THEN ($3::jsonb->>'reviewed_at')::timestamptz"
-    "  WHEN EXCLUDED.result IS DISTINCT FROM c.result AND $3::jsonb ? 'result' THEN now()"
-    "  ELSE c.reviewed_at END,"
-    " proofs = CASE WHEN $3::jsonb ? 'proofs' THEN EXCLUDED.proofs ELSE c.proofs END"
-    " RETURNING compliance_item_json((SELECT s FROM standards s WHERE s.id = c.standard_id), c,"
-    "  c.agency_id), c.id, c.xmax = 0",
-    0};
+/* $1 agency, $2 standard, $3 the patch, $4 caller sub. */
+static struct db_stmt COMPLIANCE_WRITE = {
+    "compliance_write", "SELECT item, record, created FROM compliance_write($1::uuid, $2::uuid,"
+                        " $3::jsonb, $4::text)"};
 
-static struct db_stmt *const COMPLIANCE_PAGE_LIST[] = {&COMPLIANCE_PAGES[0], &COMPLIANCE_PAGES[1]};
-static const char *const COMPLIANCE_SORTS[] = {"number", NULL};
-static const struct list_spec COMPLIANCE_LIST = {
-    COMPLIANCE_SORTS, (struct db_stmt **)COMPLIANCE_PAGE_LIST, &COMPLIANCE_COUNT};
+static const struct refusal COMPLIANCE_REFUSALS[] = {
+    {"compliance_assignee_id_fkey", P_VALIDATION, "/assignee_id", "not_found"},
+    {"compliance_reviewed_by_fkey", P_VALIDATION, "/reviewed_by", "not_found"},
+    {NULL}};
 
 /* -------------------------------------------------------------- handlers */
 
@@ -167,7 +164,7 @@ static enum problem item_not_found(struct req *r) {
 
 static enum problem compliance_list(struct req *r) {
   enum problem rc = agency_access(r, req_path_param(r, "id"));
-  return rc != P_NONE ? rc : list_respond(r, &COMPLIANCE_LIST);
+  return rc != P_NONE ? rc : list_respond(r);
 }
 
 static enum problem compliance_summary(struct req *r) {
@@ -214,52 +211,22 @@ static int check_bullets(struct req *r, const char *standard) {
   return n;
 }
 
-/* Maps the database's refusal of a compliance write to field errors where it can. */
-static enum problem write_refused(struct req *r) {
-  const struct db_conn *c = r->db;
-  if (c->status == DB_FOREIGN_KEY && strstr(c->constraint, "assignee") != NULL) {
-    req_field_error(r, "/assignee_id", "not_found", NULL);
-    return req_fail(r, P_VALIDATION, NULL, NULL);
-  }
-  if (c->status == DB_FOREIGN_KEY && strstr(c->constraint, "reviewed_by") != NULL) {
-    req_field_error(r, "/reviewed_by", "not_found", NULL);
-    return req_fail(r, P_VALIDATION, NULL, NULL);
-  }
-  if (c->status == DB_CHECK && strcmp(c->constraint, "compliance_proof_bullets") == 0) {
-    /* The hint lists the offending pointers, comma-separated. */
-    char hint[sizeof c->hint];
-    snprintf(hint, sizeof hint, "%s", c->hint);
-    char *save = NULL;
-    for (char *ptr = strtok_r(hint, ",", &save); ptr; ptr = strtok_r(NULL, ",", &save))
-      req_field_error(r, ptr, "not_found", NULL);
-    return req_fail(r, P_VALIDATION, NULL, NULL);
-  }
-  return r->problem;
-}
-
 static enum problem compliance_put(struct req *r) {
   const char *agency = req_path_param(r, "id"), *standard = req_path_param(r, "standard_id");
   PGresult *current = NULL, *res = NULL;
   char *text = NULL;
-  if (!uuid_valid(agency))
-    return agency_not_found(r);
-  int errs = validate_body(r, r->body, COMPLIANCE_FIELDS, true);
+  enum problem rc = agency_access(r, agency);
+  if (rc != P_NONE)
+    return rc;
+  validate_body(r, r->body, COMPLIANCE_FIELDS, BODY_PATCH);
   for (size_t i = 0; r->caller.role == ROLE_AGENCY && REVIEWER_FIELDS[i] != NULL; i++)
     if (json_object_get(r->body, REVIEWER_FIELDS[i]) != NULL) {
       char ptr[32];
       snprintf(ptr, sizeof ptr, "/%s", REVIEWER_FIELDS[i]);
       req_field_error(r, ptr, "not_allowed", NULL);
-      errs++;
     }
-  if (errs > 0)
-    return req_fail(r, P_VALIDATION, NULL, NULL);
-  enum problem rc = agency_access(r, agency);
-  if (rc != P_NONE)
-    goto out;
-  if (!uuid_valid(standard)) {
-    rc = item_not_found(r);
-    goto out;
-  }
+  if (!uuid_valid(standard))
+    return item_not_found(r);
   const char *lp[] = {agency, standard};
   current = req_exec(r, &COMPLIANCE_ITEM_LOCKED, 2, lp);
   if (current == NULL) {
@@ -270,74 +237,35 @@ static enum problem compliance_put(struct req *r) {
     rc = item_not_found(r);
     goto out;
   }
-  rc = req_check_if_match(r, PQgetvalue(current, 0, 0));
-  if (rc != P_NONE)
+  if ((rc = req_check_if_match(r, PQgetvalue(current, 0, 0))) != P_NONE)
     goto out;
-  errs = check_bullets(r, standard);
-  if (errs != 0) {
-    rc = errs < 0 ? r->problem : req_fail(r, P_VALIDATION, NULL, NULL);
+  if (check_bullets(r, standard) < 0) {
+    rc = r->problem;
+    goto out;
+  }
+  if (r->errors != NULL) {
+    rc = req_fail(r, P_VALIDATION, NULL, NULL);
     goto out;
   }
   text = json_dumps(r->body, JSON_COMPACT);
-  const char *p[] = {agency,
-                     standard,
-                     text,
-                     r->caller.sub[0] ? r->caller.sub : NULL,
-                     role_name(r->caller.role),
-                     r->caller.agency_id[0] ? r->caller.agency_id : NULL};
-  res = req_exec(r, &COMPLIANCE_UPSERT, 6, p);
+  const char *p[] = {agency, standard, text, req_caller_sub(r)};
+  res = req_exec(r, &COMPLIANCE_WRITE, 4, p);
   if (res == NULL) {
-    rc = write_refused(r);
+    rc = req_refused(r, COMPLIANCE_REFUSALS);
     goto out;
   }
-  if (PQntuples(res) == 0) {
-    rc = req_fail(r, P_FORBIDDEN, "This agency's compliance is not yours to change.",
-                  "El cumplimiento de esta agencia no le corresponde.");
-    goto out;
-  }
+  /* A record is reached by its agency and standard: a new one's Location is this path. */
   const char *json = PQgetvalue(res, 0, 0), *id = PQgetvalue(res, 0, 1);
   bool created = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
   rc = req_audit(r, created ? "created" : "updated", "compliance", id,
                  created ? NULL : PQgetvalue(current, 0, 0), json);
-  if (rc != P_NONE)
-    goto out;
-  if (created) {
-    char location[160];
-    snprintf(location, sizeof location, "/v1/agencies/%s/compliance/%s", agency, standard);
-    reply_header(r, "Location", location);
-  }
-  reply_json(r, created ? 201 : 200, json);
+  if (rc == P_NONE && created)
+    reply_header(r, "Location", r->in->url_path);
+  if (rc == P_NONE)
+    reply_json(r, created ? 201 : 200, json);
 out:
   free(text);
   PQclear(current);
   PQclear(res);
   return rc;
 }
-
-/* ----------------------------------------------------------------- routes */
-
-#define COMPLIANCE_ROLES (ROLE_ADMIN | ROLE_INL | ROLE_ADVISOR | ROLE_AGENCY)
-
-static const struct qparam LIST_QUERY[] = {{"id", Q_PATH, false, NULL},
-                                           {"manual_version", Q_STRING, false, NULL},
-                                           {"chapter", Q_INT, false, NULL},
-                                           {"progress", Q_ENUM, true, PROGRESS_VALUES},
-                                           {"result", Q_ENUM, true, RESULT_VALUES},
-                                           {"assignee_id", Q_UUID, false, NULL},
-                                           {"time_sensitive", Q_BOOL, false, NULL},
-                                           {NULL, 0, false, NULL}};
-static const struct qparam SUMMARY_QUERY[] = {{"manual_version", Q_STRING, false, NULL},
-                                              {NULL, 0, false, NULL}};
-
-static const struct route ROUTES[] = {
-    {"GET", "/v1/agencies/:id/compliance", COMPLIANCE_ROLES, compliance_list, R_LIST, LIST_QUERY,
-     NULL},
-    {"GET", "/v1/agencies/:id/compliance/summary", COMPLIANCE_ROLES, compliance_summary, 0,
-     SUMMARY_QUERY, NULL},
-    {"GET", "/v1/agencies/:id/compliance/:standard_id", COMPLIANCE_ROLES, compliance_get, 0, NULL,
-     NULL},
-    {"PUT", "/v1/agencies/:id/compliance/:standard_id", COMPLIANCE_ROLES, compliance_put,
-     R_BODY_JSON | R_TX, NULL, NULL},
-    {NULL, NULL, 0, NULL, 0, NULL, NULL}};
-
-const struct route_table COMPLIANCE_ROUTES = {"compliance", ROUTES};

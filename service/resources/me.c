@@ -51,7 +51,6 @@ static enum problem me_get(struct req *r) {
       r, 200, json_pack("{s:o,s:o,s:o}", "claims", claims, "user", user, "client", client));
 }
 
-static const struct route ROUTES[] = {{"GET", "/v1/me", ROLES_SIGNED_IN, me_get, 0, NULL, NULL},
-                                      {NULL, NULL, 0, NULL, 0, NULL, NULL}};
+static const struct route ROUTES[] = {{"GET", "/v1/me", ROLES_SIGNED_IN, me_get}, {NULL}};
 
 const struct route_table ME_ROUTES = {"me", ROUTES};

@@ -21,6 +21,11 @@ extern const struct route_table WEBINAR_ROUTES;
 extern const struct route_table WORKSHOP_ROUTES;
 extern const struct route_table IMPORT_ROUTES;
 
+/* Adds a field error when body's timezone is not one of PostgreSQL's (zones.c): checked
+ * with the other fields, so that every error is reported at once (a trigger checks too).
+ * A_OK, or A_ERR with the problem set. */
+int check_timezone(struct req *r, const json_t *body);
+
 /* Every table, NULL-terminated. */
 extern const struct route_table *const ALL_ROUTES[];
 

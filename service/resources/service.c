@@ -60,12 +60,11 @@ static enum problem jwks(struct req *r) {
   return P_NONE;
 }
 
-static const struct route ROUTES[] = {
-    {"GET", "/healthz", ROLES_ALL, healthz, R_NO_DB, NULL, NULL},
-    {"GET", "/readyz", ROLES_ALL, readyz, 0, NULL, NULL},
-    {"GET", "/metrics", ROLES_ALL, metrics, R_NO_DB, NULL, NULL},
-    {"GET", "/v1/openapi.yaml", ROLES_ALL, openapi, R_NO_DB, NULL, NULL},
-    {"GET", "/.well-known/jwks.json", ROLES_ALL, jwks, R_NO_DB, NULL, NULL},
-    {NULL, NULL, 0, NULL, 0, NULL, NULL}};
+static const struct route ROUTES[] = {{"GET", "/healthz", ROLES_ALL, healthz, R_NO_DB},
+                                      {"GET", "/readyz", ROLES_ALL, readyz, 0},
+                                      {"GET", "/metrics", ROLES_ALL, metrics, R_NO_DB},
+                                      {"GET", "/v1/openapi.yaml", ROLES_ALL, openapi, R_NO_DB},
+                                      {"GET", "/.well-known/jwks.json", ROLES_ALL, jwks, R_NO_DB},
+                                      {NULL}};
 
 const struct route_table SERVICE_ROUTES = {"service", ROUTES};

@@ -32,30 +32,57 @@ static const char *const TIME_SENSITIVE_FILTER[] = {
     "true",   "false",    "per_occurrence", "monthly",     "quarterly", "semiannual",
     "annual", "biennial", "triennial",      "quadrennial", NULL};
 
+static enum problem standard_import(struct req *r);
+static const struct resource STANDARD;
+static const struct list_spec STANDARD_LIST;
+
+static const struct qparam STANDARD_QUERY[] = {
+    {"program", Q_ENUM, false, PROGRAM_VALUES},
+    {"manual_version", Q_STRING},
+    {"chapter", Q_INT},
+    {"tier", Q_ENUM, false, TIER_VALUES},
+    {"time_sensitive", Q_ENUM, false, TIME_SENSITIVE_FILTER},
+    {"active", Q_BOOL},
+    {"q", Q_STRING},
+    {NULL}};
+
+static const struct route ROUTES[] = {
+    {"GET", "/v1/standards", ROLES_SIGNED_IN, list_respond, R_LIST, STANDARD_QUERY,
+     .list = &STANDARD_LIST},
+    {"POST", "/v1/standards", ROLE_ADMIN, resource_create, R_BODY_JSON | R_IDEMPOTENT,
+     .resource = &STANDARD},
+    {"POST", "/v1/standards/import", ROLE_ADMIN, standard_import,
+     R_BODY_RAW | R_LARGE_BODY | R_IDEMPOTENT},
+    {"GET", "/v1/standards/:id", ROLES_SIGNED_IN, resource_get, .resource = &STANDARD},
+    {"PATCH", "/v1/standards/:id", ROLE_ADMIN, resource_patch, R_BODY_JSON | R_TX,
+     .resource = &STANDARD},
+    {"DELETE", "/v1/standards/:id", ROLE_ADMIN, resource_delete, R_TX, .resource = &STANDARD},
+    {NULL}};
+
+const struct route_table STANDARD_ROUTES = {"standards", ROUTES};
+
 /* ------------------------------------------------------------- validation */
 
-static const struct field CHAPTER_FIELDS[] = {{"number", F_INT, F_REQUIRED, 0, 9999, NULL, NULL},
-                                              {"title", F_BILINGUAL, F_REQUIRED, 0, 0, NULL, NULL},
-                                              {NULL, 0, 0, 0, 0, NULL, NULL}};
-static const struct field BULLET_FIELDS[] = {{"key", F_STRING, F_REQUIRED, 1, 2, NULL, NULL},
-                                             {"summary", F_BILINGUAL, F_REQUIRED, 0, 0, NULL, NULL},
-                                             {NULL, 0, 0, 0, 0, NULL, NULL}};
+static const struct field CHAPTER_FIELDS[] = {
+    {"number", F_INT, F_REQUIRED, 0, 9999}, {"title", F_BILINGUAL, F_REQUIRED}, {NULL}};
+static const struct field BULLET_FIELDS[] = {
+    {"key", F_STRING, F_REQUIRED, 1, 2}, {"summary", F_BILINGUAL, F_REQUIRED}, {NULL}};
 static const struct field STANDARD_FIELDS[] = {
-    {"program", F_ENUM, F_REQUIRED, 0, 0, PROGRAM_VALUES, NULL},
-    {"manual_version", F_STRING, F_REQUIRED, 0, 19, NULL, NULL},
-    {"number", F_STRING, F_REQUIRED, 0, 14, NULL, NULL},
+    {"id", F_UUID, F_READ_ONLY},
+    {"program", F_ENUM, F_REQUIRED, 0, 0, PROGRAM_VALUES},
+    {"manual_version", F_STRING, F_REQUIRED, 0, 19},
+    {"number", F_STRING, F_REQUIRED, 0, 14},
     {"chapter", F_OBJECT, F_REQUIRED, 0, 0, NULL, CHAPTER_FIELDS},
-    {"title", F_BILINGUAL, F_REQUIRED, 0, 0, NULL, NULL},
-    {"summary", F_BILINGUAL, F_NULLABLE, 0, 0, NULL, NULL},
+    {"title", F_BILINGUAL, F_REQUIRED},
+    {"summary", F_BILINGUAL, F_NULLABLE},
     {"bullets", F_ARRAY_OF, 0, 0, 52, NULL, BULLET_FIELDS},
-    {"tiers", F_STRING_ARRAY, 0, 0, 2, TIER_VALUES, NULL},
-    {"time_sensitive", F_ENUM, F_NULLABLE, 0, 0, FREQUENCY_VALUES, NULL},
-    {"active", F_BOOL, 0, 0, 0, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL}};
-/* The writable fields, in the order the PATCH merge copies them. */
-static const char *const WRITABLE[] = {"program",        "manual_version", "number",  "chapter",
-                                       "title",          "summary",        "bullets", "tiers",
-                                       "time_sensitive", "active",         NULL};
+    {"tiers", F_STRING_ARRAY, 0, 0, 2, TIER_VALUES},
+    {"time_sensitive", F_ENUM, F_NULLABLE, 0, 0, FREQUENCY_VALUES},
+    {"active", F_BOOL},
+    {"created_at", F_DATETIME, F_READ_ONLY},
+    {"updated_at", F_DATETIME, F_READ_ONLY},
+    {"version", F_INT, F_READ_ONLY},
+    {NULL}};
 
 /* True when s is min..max dot-separated whole numbers of 1-4 digits without leading zeros;
  * *first receives the first of them. */
@@ -159,13 +186,34 @@ static int standard_rules(struct req *r, const json_t *obj, const char *prefix) 
 }
 
 /* Checks a whole standard object: shapes, then the rules across fields. */
-static int standard_check(struct req *r, const json_t *obj, const char *prefix) {
+static int standard_check_line(struct req *r, const json_t *obj, const char *prefix) {
   const struct field top = {"", F_OBJECT, 0, 0, 0, NULL, STANDARD_FIELDS};
-  int errs = validate_value(r, obj, &top, prefix);
+  int errs = validate_value(r, obj, &top, prefix, BODY_NEW);
   if (json_is_object(obj))
     errs += standard_rules(r, obj, prefix);
   return errs;
 }
+
+/* The resource's check: the rules across fields of the standard a write makes. */
+static int standard_check(struct req *r, json_t *doc, const char *id) {
+  (void)id;
+  standard_rules(r, doc, "");
+  return A_OK;
+}
+
+static const struct refusal STANDARD_REFUSALS[] = {
+    {"standards_number_key", P_CONFLICT, NULL, NULL,
+     "This manual version already has a standard with this number.",
+     "Esta versión del manual ya tiene un estándar con este número."},
+    {"standards_summary_check", P_VALIDATION, "/summary/es", "required"},
+    {"standards_title_check", P_VALIDATION, "/title/es", "required"},
+    {"standards_chapter_title_check", P_VALIDATION, "/chapter/title/es", "required"},
+    {"*foreign_key", P_CONFLICT, NULL, NULL,
+     "Agencies have compliance records for this standard; set active to false instead of "
+     "deleting it.",
+     "Hay registros de cumplimiento de agencias para este estándar; desactívelo (active false) "
+     "en lugar de eliminarlo."},
+    {NULL}};
 
 /* ------------------------------------------------------------------- SQL */
 
@@ -181,185 +229,54 @@ static int standard_check(struct req *r, const json_t *obj, const char *prefix) 
   " AND ($11::text IS NULL OR fold(concat_ws(' ', s.number, s.title->>'es', s.title->>'en',"       \
   "   s.summary->>'es', s.summary->>'en')) LIKE contains_pattern($11::text))"
 
-static struct db_stmt STANDARD_PAGES[] = {
-    PAGE_PAIR("standards_by_number", "standard_json(s)", "standards s", STANDARD_WHERE,
+static struct list_sort STANDARD_SORTS[] = {
+    LIST_SORT("standards_by_number", "number", "standard_json(s)", "standards s", STANDARD_WHERE,
               "s.sort_key", "int[]", "12", "13", "14"),
-    PAGE_PAIR("standards_by_created", "standard_json(s)", "standards s", STANDARD_WHERE,
-              "s.created_at", "timestamptz", "12", "13", "14"),
-    PAGE_PAIR("standards_by_updated", "standard_json(s)", "standards s", STANDARD_WHERE,
-              "s.updated_at", "timestamptz", "12", "13", "14"),
-};
-static struct db_stmt STANDARD_COUNT = {
-    "standards_count", "SELECT count(*) FROM standards s WHERE " STANDARD_WHERE, 0};
-static struct db_stmt STANDARD_BY_ID = {
-    "standard_by_id", "SELECT standard_json(s) FROM standards s WHERE id = $1::uuid", 0};
-static struct db_stmt STANDARD_BY_ID_FOR_UPDATE = {
-    "standard_by_id_for_update",
-    "SELECT standard_json(s) FROM standards s WHERE id = $1::uuid FOR UPDATE", 0};
+    LIST_SORT("standards_by_created", "created_at", "standard_json(s)", "standards s",
+              STANDARD_WHERE, "s.created_at", "timestamptz", "12", "13", "14"),
+    LIST_SORT("standards_by_updated", "updated_at", "standard_json(s)", "standards s",
+              STANDARD_WHERE, "s.updated_at", "timestamptz", "12", "13", "14"),
+    {NULL}};
+static struct db_stmt STANDARD_COUNT = {"standards_count",
+                                        "SELECT count(*) FROM standards s WHERE " STANDARD_WHERE};
+static const struct list_spec STANDARD_LIST = {STANDARD_SORTS, &STANDARD_COUNT};
 
-/* The columns of a standard from its JSON object b (validated). */
-#define STANDARD_COLUMNS                                                                           \
-  "program, manual_version, number, chapter_number, chapter_title, title, summary, bullets,"       \
-  " tiers, time_sensitive, active"
-#define STANDARD_VALUES_OF_B                                                                       \
-  "b->>'program', b->>'manual_version', b->>'number', (b->'chapter'->>'number')::int,"             \
-  " b->'chapter'->'title', b->'title', nullif(b->'summary', 'null'::jsonb),"                       \
-  " coalesce(b->'bullets', '[]'::jsonb),"                                                          \
-  " ARRAY(SELECT jsonb_array_elements_text(coalesce(b->'tiers', '[]'::jsonb))),"                   \
-  " b->>'time_sensitive', coalesce((b->'active')::boolean, true)"
-
-static struct db_stmt STANDARD_INSERT = {
-    "standard_insert",
-    "INSERT INTO standards AS s (" STANDARD_COLUMNS ") SELECT " STANDARD_VALUES_OF_B
-    " FROM (SELECT $1::jsonb AS b) x RETURNING standard_json(s), id",
-    0};
+static struct db_stmt STANDARD_GET = {
+    "standard_get", "SELECT standard_json(s) FROM standards s WHERE id = $1::uuid"};
+static struct db_stmt STANDARD_LOCK = {
+    "standard_lock",
+    "SELECT standard_json(s), jsonb_merge_patch(standard_json(s)::jsonb, $2::jsonb)::text"
+    " FROM standards s WHERE id = $1::uuid FOR UPDATE"};
+static struct db_stmt STANDARD_CREATE = {
+    "standard_create",
+    "SELECT standard_json(s), s.id FROM standards_create(jsonb_build_array($2::jsonb)) s"};
 static struct db_stmt STANDARD_UPDATE = {
-    "standard_update",
-    "UPDATE standards s SET (" STANDARD_COLUMNS ") = (SELECT " STANDARD_VALUES_OF_B
-    " FROM (SELECT $2::jsonb AS b) x) WHERE id = $1::uuid RETURNING standard_json(s)",
-    0};
+    "standard_update", "SELECT standard_json(s) FROM standard_update($1::uuid, $2::jsonb) s"};
 static struct db_stmt STANDARD_DELETE = {"standard_delete",
-                                         "DELETE FROM standards WHERE id = $1::uuid", 0};
+                                         "DELETE FROM standards WHERE id = $1::uuid"};
 /* Import: the positions (1-based) of standards whose number exists already. */
 static struct db_stmt STANDARD_IMPORT_TAKEN = {
     "standard_import_taken",
     "SELECT x.n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY x(b, n)"
     " JOIN standards s ON s.program = x.b->>'program' AND s.manual_version = x.b->>'manual_version'"
-    "  AND s.number = x.b->>'number' ORDER BY x.n",
-    0};
+    "  AND s.number = x.b->>'number' ORDER BY x.n"};
 static struct db_stmt STANDARD_IMPORT = {
-    "standard_import",
-    "INSERT INTO standards AS s (" STANDARD_COLUMNS ") SELECT " STANDARD_VALUES_OF_B
-    " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY x(b, n) ORDER BY x.n"
-    " RETURNING standard_json(s), id",
-    0};
+    "standard_import", "SELECT standard_json(s), s.id FROM standards_create($1::jsonb) s"};
 
-static struct db_stmt *const STANDARD_PAGE_LIST[] = {&STANDARD_PAGES[0], &STANDARD_PAGES[1],
-                                                     &STANDARD_PAGES[2], &STANDARD_PAGES[3],
-                                                     &STANDARD_PAGES[4], &STANDARD_PAGES[5]};
-static const char *const STANDARD_SORTS[] = {"number", "created_at", "updated_at", NULL};
-static const struct list_spec STANDARD_LIST = {
-    STANDARD_SORTS, (struct db_stmt **)STANDARD_PAGE_LIST, &STANDARD_COUNT};
-
-/* -------------------------------------------------------------- handlers */
-
-static enum problem not_found(struct req *r) {
-  return req_fail(r, P_NOT_FOUND, "No standard has this id.", "Ningún estándar tiene este id.");
-}
-
-/* Maps the database's refusal of a standard write to field errors where it can. */
-static enum problem write_refused(struct req *r) {
-  if (r->db->status == DB_UNIQUE && strcmp(r->db->constraint, "standards_number_key") == 0) {
-    req_field_error(r, "/number", "taken", NULL);
-    return req_fail(r, P_CONFLICT, "This manual version already has a standard with this number.",
-                    "Esta versión del manual ya tiene un estándar con este número.");
-  }
-  if (r->db->status == DB_FOREIGN_KEY)
-    return req_fail(r, P_CONFLICT,
-                    "Agencies have compliance records for this standard; set active to false "
-                    "instead of deleting it.",
-                    "Hay registros de cumplimiento de agencias para este estándar; desactívelo "
-                    "(active false) en lugar de eliminarlo.");
-  return r->problem;
-}
-
-static enum problem standard_list(struct req *r) {
-  return list_respond(r, &STANDARD_LIST);
-}
-
-static enum problem standard_get(struct req *r) {
-  const char *id = req_path_param(r, "id");
-  if (!uuid_valid(id))
-    return not_found(r);
-  const char *p[] = {id};
-  return reply_row(r, req_exec(r, &STANDARD_BY_ID, 1, p), not_found);
-}
-
-static enum problem standard_create(struct req *r) {
-  if (standard_check(r, r->body, "") > 0)
-    return req_fail(r, P_VALIDATION, NULL, NULL);
-  char *text = json_dumps(r->body, JSON_COMPACT);
-  const char *p[] = {text};
-  PGresult *res = req_exec(r, &STANDARD_INSERT, 1, p);
-  free(text);
-  if (res == NULL)
-    return write_refused(r);
-  enum problem rc =
-      reply_created(r, "standard", "/v1/standards", PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
-  PQclear(res);
-  return rc;
-}
-
-/* Locks the standard's row and checks If-Match; *current is the row's JSON (PQclear it). */
-static enum problem lock_current(struct req *r, const char *id, PGresult **current) {
-  const char *p[] = {id};
-  return req_lock_row(r, &STANDARD_BY_ID_FOR_UPDATE, 1, p, not_found, current);
-}
-
-/* The writable fields of current_json overlaid with the patch; a new reference. */
-static json_t *merge_patch(const char *current_json, const json_t *patch) {
-  json_t *current = json_loads(current_json, 0, NULL);
-  json_t *merged = json_object();
-  for (size_t i = 0; WRITABLE[i] != NULL; i++) {
-    const json_t *v = json_object_get(patch, WRITABLE[i]);
-    if (v == NULL)
-      v = json_object_get(current, WRITABLE[i]);
-    if (v != NULL)
-      json_object_set(merged, WRITABLE[i], (json_t *)v);
-  }
-  json_decref(current);
-  return merged;
-}
-
-static enum problem standard_patch(struct req *r) {
-  const char *id = req_path_param(r, "id");
-  if (validate_body(r, r->body, STANDARD_FIELDS, true) > 0)
-    return req_fail(r, P_VALIDATION, NULL, NULL);
-  PGresult *current = NULL, *res = NULL;
-  json_t *merged = NULL;
-  char *text = NULL;
-  enum problem rc = lock_current(r, id, &current);
-  if (rc != P_NONE)
-    goto out;
-  merged = merge_patch(PQgetvalue(current, 0, 0), r->body);
-  if (standard_rules(r, merged, "") > 0) {
-    rc = req_fail(r, P_VALIDATION, NULL, NULL);
-    goto out;
-  }
-  text = json_dumps(merged, JSON_COMPACT);
-  const char *p[] = {id, text};
-  res = req_exec(r, &STANDARD_UPDATE, 2, p);
-  if (res == NULL) {
-    rc = write_refused(r);
-    goto out;
-  }
-  rc = reply_updated(r, "standard", id, PQgetvalue(current, 0, 0), PQgetvalue(res, 0, 0));
-out:
-  free(text);
-  json_decref(merged);
-  PQclear(current);
-  PQclear(res);
-  return rc;
-}
-
-static enum problem standard_delete(struct req *r) {
-  const char *id = req_path_param(r, "id");
-  PGresult *current = NULL, *res = NULL;
-  enum problem rc = lock_current(r, id, &current);
-  if (rc != P_NONE)
-    goto out;
-  const char *p[] = {id};
-  res = req_exec(r, &STANDARD_DELETE, 1, p);
-  if (res == NULL) {
-    rc = write_refused(r);
-    goto out;
-  }
-  rc = reply_deleted(r, "standard", id, PQgetvalue(current, 0, 0));
-out:
-  PQclear(current);
-  PQclear(res);
-  return rc;
-}
+static const struct resource STANDARD = {
+    "standard",
+    "/v1/standards",
+    "No standard has this id.",
+    "Ningún estándar tiene este id.",
+    .fields = STANDARD_FIELDS,
+    .get = &STANDARD_GET,
+    .lock = &STANDARD_LOCK,
+    .create = &STANDARD_CREATE,
+    .update = &STANDARD_UPDATE,
+    .remove = &STANDARD_DELETE,
+    .check = standard_check,
+    .refusals = STANDARD_REFUSALS,
+};
 
 /* --------------------------------------------------------------- import */
 
@@ -412,7 +329,7 @@ static int import_parse(struct req *r, const char *body, size_t len, struct impo
       errs++;
       continue;
     }
-    int line_errs = standard_check(r, obj, ptr);
+    int line_errs = standard_check_line(r, obj, ptr);
     const char *program = json_string_value(json_object_get(obj, "program"));
     const char *version = json_string_value(json_object_get(obj, "manual_version"));
     const char *number = json_string_value(json_object_get(obj, "number"));
@@ -433,12 +350,6 @@ static int import_parse(struct req *r, const char *body, size_t len, struct impo
   return errs;
 }
 
-static bool content_type_is(const char *ct, const char *want) {
-  size_t n = strlen(want);
-  return ct != NULL && strncasecmp(ct, want, n) == 0 &&
-         (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
-
 static size_t count_lines(const char *body, size_t len) {
   size_t lines = 0;
   for (size_t i = 0; i < len; i++)
@@ -453,7 +364,7 @@ static enum problem standard_import(struct req *r) {
   PGresult *res = NULL;
   char *text = NULL;
   enum problem rc = P_NONE;
-  if (!content_type_is(req_header(r, "Content-Type"), "application/x-ndjson")) {
+  if (!req_content_type_is(r, "application/x-ndjson")) {
     rc = req_fail(r, P_UNSUPPORTED_MEDIA, "Send the standards as application/x-ndjson.",
                   "Envíe los estándares como application/x-ndjson.");
     goto out;
@@ -505,7 +416,7 @@ static enum problem standard_import(struct req *r) {
   PQclear(res);
   res = req_exec(r, &STANDARD_IMPORT, 1, p);
   if (res == NULL) {
-    rc = write_refused(r);
+    rc = req_refused(r, STANDARD_REFUSALS);
     goto out;
   }
   for (int i = 0; i < PQntuples(res) && rc == P_NONE; i++)
@@ -522,27 +433,3 @@ out:
   free(b.lines);
   return rc;
 }
-
-/* ----------------------------------------------------------------- routes */
-
-static const struct qparam STANDARD_QUERY[] = {
-    {"program", Q_ENUM, false, PROGRAM_VALUES},
-    {"manual_version", Q_STRING, false, NULL},
-    {"chapter", Q_INT, false, NULL},
-    {"tier", Q_ENUM, false, TIER_VALUES},
-    {"time_sensitive", Q_ENUM, false, TIME_SENSITIVE_FILTER},
-    {"active", Q_BOOL, false, NULL},
-    {"q", Q_STRING, false, NULL},
-    {NULL, 0, false, NULL}};
-
-static const struct route ROUTES[] = {
-    {"GET", "/v1/standards", ROLES_SIGNED_IN, standard_list, R_LIST, STANDARD_QUERY, NULL},
-    {"POST", "/v1/standards", ROLE_ADMIN, standard_create, R_BODY_JSON | R_IDEMPOTENT, NULL, NULL},
-    {"POST", "/v1/standards/import", ROLE_ADMIN, standard_import,
-     R_BODY_RAW | R_LARGE_BODY | R_IDEMPOTENT, NULL, NULL},
-    {"GET", "/v1/standards/:id", ROLES_SIGNED_IN, standard_get, 0, NULL, NULL},
-    {"PATCH", "/v1/standards/:id", ROLE_ADMIN, standard_patch, R_BODY_JSON | R_TX, NULL, NULL},
-    {"DELETE", "/v1/standards/:id", ROLE_ADMIN, standard_delete, R_TX, NULL, NULL},
-    {NULL, NULL, 0, NULL, 0, NULL, NULL}};
-
-const struct route_table STANDARD_ROUTES = {"standards", ROUTES};

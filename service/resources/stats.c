@@ -213,20 +213,14 @@ static enum problem stats_overview(struct req *r) {
   struct snapshot *s = snapshot_for(r, key);
   if (s == NULL)
     return r->problem;
-  /* The tag is known: answer a conditional request here instead of copying the body for
-   * dispatch to drop. */
+  /* The tag is known: finish() needs no hash of the body to answer If-None-Match. */
   memcpy(r->etag, s->etag, sizeof r->etag);
-  reply_header(r, "ETag", s->etag);
-  if (etag_matches(req_header(r, "If-None-Match"), s->etag))
-    reply_empty(r, 304);
-  else
-    reply_text(r, 200, "application/json", s->body, s->len);
+  reply_text(r, 200, "application/json", s->body, s->len);
   snapshot_release(s);
   return P_NONE;
 }
 
 static const struct route ROUTES[] = {
-    {"GET", "/v1/stats/overview", ROLE_ADMIN | ROLE_INL, stats_overview, 0, NULL, NULL},
-    {NULL, NULL, 0, NULL, 0, NULL, NULL}};
+    {"GET", "/v1/stats/overview", ROLE_ADMIN | ROLE_INL, stats_overview}, {NULL}};
 
 const struct route_table STATS_ROUTES = {"stats", ROUTES};

@@ -177,7 +177,6 @@ static enum problem token_create(struct req *r) {
 }
 
 static const struct route ROUTES[] = {
-    {"POST", "/v1/auth/token", ROLES_ALL, token_create, R_BODY_JSON | R_BODY_FORM, NULL, NULL},
-    {NULL, NULL, 0, NULL, 0, NULL, NULL}};
+    {"POST", "/v1/auth/token", ROLES_ALL, token_create, R_BODY_JSON | R_BODY_FORM}, {NULL}};
 
 const struct route_table TOKEN_ROUTES = {"tokens", ROUTES};

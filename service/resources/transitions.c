@@ -2,10 +2,10 @@
  * transitions.c — the accreditation lifecycle of an agency (API.md §3): its moves
  * (/v1/agencies/{id}/transitions) and its awards (/v1/agencies/{id}/awards).
  *
- * The state machine itself is agency_transition() in migration 0003: it locks the agency,
- * checks the caller and the graph, sets the dates, writes the history and the award. This
- * file only turns its refusals into answers: a move the graph does not allow is a 409 that
- * names the allowed ones.
+ * The state machine itself is agency_transition() in db/functions/03_agencies.sql: it locks
+ * the agency, checks the caller and the graph, sets the dates, writes the history and the
+ * award. This file only turns its refusals into answers: a move the graph does not allow is a
+ * 409 that names the allowed ones (in its detail, and as the array "allowed").
  */
 #include "resources/resources.h"
 #include "resources/sql.h"
@@ -31,11 +31,33 @@ static const char *const TARGETS[] = {"applied",
                                       "revoked",
                                       NULL};
 
-static const struct field TRANSITION_FIELDS[] = {
-    {"to", F_ENUM, F_REQUIRED, 0, 0, TARGETS, NULL},
-    {"on", F_DATE, F_NULLABLE, 0, 0, NULL, NULL},
-    {"note", F_STRING, F_NULLABLE, 1, 2000, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL}};
+static const struct field TRANSITION_FIELDS[] = {{"to", F_ENUM, F_REQUIRED, 0, 0, TARGETS},
+                                                 {"on", F_DATE, F_NULLABLE},
+                                                 {"note", F_STRING, F_NULLABLE, 1, 2000},
+                                                 {NULL}};
+
+static enum problem transition_list(struct req *r);
+static enum problem transition_create(struct req *r);
+static enum problem transition_get(struct req *r);
+static enum problem award_list(struct req *r);
+static const struct list_spec TRANSITION_LIST, AWARD_LIST;
+
+/* Histories are private (notes carry reasons); awards are as public as the agency. */
+#define HISTORY_READERS (ROLE_ADMIN | ROLE_INL | ROLE_ADVISOR | ROLE_AGENCY | ROLE_COALITION)
+
+static const struct qparam AGENCY_PATH[] = {{"id", Q_PATH}, {NULL}};
+
+static const struct route ROUTES[] = {
+    {"GET", "/v1/agencies/:id/transitions", HISTORY_READERS, transition_list, R_LIST, AGENCY_PATH,
+     .list = &TRANSITION_LIST},
+    {"POST", "/v1/agencies/:id/transitions", ROLE_ADMIN | ROLE_INL | ROLE_ADVISOR,
+     transition_create, R_BODY_JSON | R_IDEMPOTENT},
+    {"GET", "/v1/agencies/:id/transitions/:tid", HISTORY_READERS, transition_get},
+    {"GET", "/v1/agencies/:id/awards", ROLES_ALL, award_list, R_LIST, AGENCY_PATH,
+     .list = &AWARD_LIST},
+    {NULL}};
+
+const struct route_table TRANSITION_ROUTES = {"transitions", ROUTES};
 
 /* ------------------------------------------------------------------- SQL */
 
@@ -47,32 +69,26 @@ static struct db_stmt TRANSITION_APPLY = {
 /* History and awards are keyset-paged lists like any other; $5 is the agency (Q_PATH). */
 #define HISTORY_WHERE                                                                              \
   "t.agency_id = $5::uuid AND ($4::timestamptz IS NULL OR t.created_at >= $4::timestamptz)"
-static struct db_stmt TRANSITION_PAGES[] = {
-    PAGE_PAIR("transitions_by_seq", "agency_transition_json(t)", "agency_transitions t",
+static struct list_sort TRANSITION_SORTS[] = {
+    LIST_SORT("transitions_by_seq", "seq", "agency_transition_json(t)", "agency_transitions t",
               HISTORY_WHERE, "t.seq", "bigint", "6", "7", "8"),
-};
-static struct db_stmt *const TRANSITION_PAGE_LIST[] = {&TRANSITION_PAGES[0], &TRANSITION_PAGES[1]};
+    {NULL}};
 static struct db_stmt TRANSITION_COUNT = {
-    "transitions_count", "SELECT count(*) FROM agency_transitions t WHERE " HISTORY_WHERE, 0};
-static const char *const TRANSITION_SORTS[] = {"seq", NULL};
-static const struct list_spec TRANSITION_LIST = {
-    TRANSITION_SORTS, (struct db_stmt **)TRANSITION_PAGE_LIST, &TRANSITION_COUNT};
+    "transitions_count", "SELECT count(*) FROM agency_transitions t WHERE " HISTORY_WHERE};
+static const struct list_spec TRANSITION_LIST = {TRANSITION_SORTS, &TRANSITION_COUNT};
 
 #define AWARD_WHERE                                                                                \
   "w.agency_id = $5::uuid AND ($4::timestamptz IS NULL OR w.created_at >= $4::timestamptz)"
-static struct db_stmt AWARD_PAGES[] = {
-    /* Two awards can share a day (Tier 1 then Advanced): creation order breaks the tie. */
-    PAGE_PAIR("awards_by_awarded_on", "award_json(w)", "awards w", AWARD_WHERE,
+/* Two awards can share a day (Tier 1 then Advanced): creation order breaks the tie. */
+static struct list_sort AWARD_SORTS[] = {
+    LIST_SORT("awards_by_awarded_on", "awarded_on", "award_json(w)", "awards w", AWARD_WHERE,
               "to_char(w.awarded_on, 'YYYYMMDD') || to_char(w.created_at AT TIME ZONE 'UTC', "
               "'YYYYMMDDHH24MISSUS')",
               "text", "6", "7", "8"),
-};
-static struct db_stmt *const AWARD_PAGE_LIST[] = {&AWARD_PAGES[0], &AWARD_PAGES[1]};
+    {NULL}};
 static struct db_stmt AWARD_COUNT = {"awards_count",
-                                     "SELECT count(*) FROM awards w WHERE " AWARD_WHERE, 0};
-static const char *const AWARD_SORTS[] = {"awarded_on", NULL};
-static const struct list_spec AWARD_LIST = {AWARD_SORTS, (struct db_stmt **)AWARD_PAGE_LIST,
-                                            &AWARD_COUNT};
+                                     "SELECT count(*) FROM awards w WHERE " AWARD_WHERE};
+static const struct list_spec AWARD_LIST = {AWARD_SORTS, &AWARD_COUNT};
 
 /* Whether the caller may see the agency at all (404 otherwise, not an empty list). */
 static struct db_stmt AGENCY_VISIBLE = {
@@ -101,7 +117,7 @@ static enum problem answer_scoped(struct req *r, struct db_stmt *stmt, const cha
 }
 
 /* A page of the agency's history or awards, once the caller may see the agency. */
-static enum problem list_of_visible_agency(struct req *r, const struct list_spec *spec) {
+static enum problem list_of_visible_agency(struct req *r) {
   const char *id = req_path_param(r, "id");
   if (!uuid_valid(id))
     return not_found(r);
@@ -112,11 +128,11 @@ static enum problem list_of_visible_agency(struct req *r, const struct list_spec
     return r->problem;
   bool visible = PQntuples(res) == 1;
   PQclear(res);
-  return visible ? list_respond(r, spec) : not_found(r);
+  return visible ? list_respond(r) : not_found(r);
 }
 
 static enum problem transition_list(struct req *r) {
-  return list_of_visible_agency(r, &TRANSITION_LIST);
+  return list_of_visible_agency(r);
 }
 
 static enum problem transition_get(struct req *r) {
@@ -124,7 +140,7 @@ static enum problem transition_get(struct req *r) {
 }
 
 static enum problem award_list(struct req *r) {
-  return list_of_visible_agency(r, &AWARD_LIST);
+  return list_of_visible_agency(r);
 }
 
 /*
@@ -155,11 +171,14 @@ static enum problem transition_refused(struct req *r, const char *target) {
                     role_name(r->caller.role), target);
   if (strcmp(parts[0], "conflict") == 0) {
     char allowed[512] = "";
+    json_t *list = json_array();
     for (char *save = NULL, *s = strtok_r(parts[2], ",", &save); s != NULL;
          s = strtok_r(NULL, ",", &save)) {
       size_t used = strlen(allowed);
       snprintf(allowed + used, sizeof allowed - used, "%s%s", used ? ", " : "", s);
+      json_array_append_new(list, json_string(s));
     }
+    r->problem_members = json_pack("{s:s,s:o}", "current", parts[1], "allowed", list);
     if (allowed[0] == '\0')
       return req_fail(r, P_CONFLICT, "An agency in %s cannot move to %s; %s is final.",
                       "Una agencia en %s no puede pasar a %s; %s es definitivo.", parts[1], target,
@@ -172,12 +191,14 @@ static enum problem transition_refused(struct req *r, const char *target) {
     req_field_error(r, parts[1], parts[2], parts[3][0] ? parts[3] : NULL);
     return req_fail(r, P_VALIDATION, NULL, NULL);
   }
-  if (strcmp(parts[0], "rule") == 0)
+  if (strcmp(parts[0], "rule") == 0) {
+    req_field_error(r, parts[1], parts[2], NULL);
     return req_fail(r, P_RULE,
                     "A law-enforcement agency needs its tier (tier1 or advanced) before an "
                     "award; set it with PATCH first.",
                     "Una agencia policial necesita su nivel (tier1 o advanced) antes de una "
                     "acreditación; fíjelo antes con PATCH.");
+  }
   return r->problem;
 }
 
@@ -211,19 +232,3 @@ static enum problem transition_create(struct req *r) {
   PQclear(res);
   return rc;
 }
-
-/* Histories are private (notes carry reasons); awards are as public as the agency. */
-#define HISTORY_READERS (ROLE_ADMIN | ROLE_INL | ROLE_ADVISOR | ROLE_AGENCY | ROLE_COALITION)
-
-static const struct qparam AGENCY_PATH[] = {{"id", Q_PATH, false, NULL}, {NULL, 0, false, NULL}};
-
-static const struct route ROUTES[] = {
-    {"GET", "/v1/agencies/:id/transitions", HISTORY_READERS, transition_list, R_LIST, AGENCY_PATH,
-     NULL},
-    {"POST", "/v1/agencies/:id/transitions", ROLE_ADMIN | ROLE_INL | ROLE_ADVISOR,
-     transition_create, R_BODY_JSON | R_IDEMPOTENT, NULL, NULL},
-    {"GET", "/v1/agencies/:id/transitions/:tid", HISTORY_READERS, transition_get, 0, NULL, NULL},
-    {"GET", "/v1/agencies/:id/awards", ROLES_ALL, award_list, R_LIST, AGENCY_PATH, NULL},
-    {NULL, NULL, 0, NULL, 0, NULL, NULL}};
-
-const struct route_table TRANSITION_ROUTES = {"transitions", ROUTES};

@@ -27,59 +27,139 @@ static const char *const REGISTRATION_STATUS_VALUES[] = {"confirmed", "waitliste
                                                          NULL};
 static const char *const CANCELLED_ONLY[] = {"cancelled", NULL};
 
+static enum problem workshop_attendance(struct req *r);
+static enum problem registration_list(struct req *r);
+static enum problem registration_create(struct req *r);
+static enum problem registration_patch(struct req *r);
+static enum problem registration_delete(struct req *r);
+static enum problem registration_check_in(struct req *r);
+static enum problem reseat(struct req *r, const char *workshop_id);
+static const struct resource WORKSHOP, REGISTRATION;
+static const struct list_spec WORKSHOP_LIST, REGISTRATION_LIST;
+
+/* In the order of the list statements' parameters $5 … */
+static const struct qparam WORKSHOP_QUERY[] = {{"from", Q_DATE},
+                                               {"to", Q_DATE},
+                                               {"status", Q_ENUM, true, STATUS_VALUES},
+                                               {"kind", Q_ENUM, false, KIND_VALUES},
+                                               {"mode", Q_ENUM, false, MODE_VALUES},
+                                               {"organizer", Q_ENUM, false, ORGANIZER_VALUES},
+                                               {"q", Q_STRING},
+                                               {NULL}};
+static const struct qparam REGISTRATION_QUERY[] = {
+    {"id", Q_PATH},
+    {"status", Q_ENUM, true, REGISTRATION_STATUS_VALUES},
+    {"attendance_mode", Q_ENUM, false, ATTENDANCE_VALUES},
+    {"agency_id", Q_UUID},
+    {"checked_in_on", Q_DATE},
+    {"q", Q_STRING},
+    {NULL}};
+
 #define WRITERS (ROLE_ADMIN | ROLE_COALITION)
+#define REGISTRATION_READERS (ROLE_ADMIN | ROLE_INL | ROLE_COALITION | ROLE_AGENCY)
+#define REGISTRANTS (ROLE_ADMIN | ROLE_COALITION | ROLE_AGENCY)
+
+static const struct route ROUTES[] = {
+    {"GET", "/v1/workshops", ROLES_ALL, list_respond, R_LIST, WORKSHOP_QUERY,
+     .list = &WORKSHOP_LIST},
+    {"POST", "/v1/workshops", WRITERS, resource_create, R_BODY_JSON | R_IDEMPOTENT,
+     .resource = &WORKSHOP},
+    {"GET", "/v1/workshops/:id", ROLES_ALL, resource_get, .resource = &WORKSHOP},
+    {"PATCH", "/v1/workshops/:id", WRITERS, resource_patch, R_BODY_JSON | R_TX,
+     .resource = &WORKSHOP},
+    {"DELETE", "/v1/workshops/:id", WRITERS, resource_delete, R_TX, .resource = &WORKSHOP},
+    {"GET", "/v1/workshops/:id/attendance", ROLE_ADMIN | ROLE_INL | ROLE_COALITION,
+     workshop_attendance},
+    {"GET", "/v1/workshops/:id/registrations", REGISTRATION_READERS, registration_list, R_LIST,
+     REGISTRATION_QUERY, .list = &REGISTRATION_LIST},
+    {"POST", "/v1/workshops/:id/registrations", REGISTRANTS, registration_create,
+     R_BODY_JSON | R_IDEMPOTENT, .resource = &REGISTRATION},
+    {"GET", "/v1/workshops/:id/registrations/:rid", REGISTRATION_READERS, resource_get,
+     .resource = &REGISTRATION},
+    {"PATCH", "/v1/workshops/:id/registrations/:rid", REGISTRANTS, registration_patch,
+     R_BODY_JSON | R_TX, .resource = &REGISTRATION},
+    {"DELETE", "/v1/workshops/:id/registrations/:rid", REGISTRANTS, registration_delete, R_TX,
+     .resource = &REGISTRATION},
+    {"POST", "/v1/workshops/:id/registrations/:rid/check-ins", WRITERS, registration_check_in,
+     R_BODY_JSON | R_IDEMPOTENT, .resource = &REGISTRATION},
+    {NULL}};
+
+const struct route_table WORKSHOP_ROUTES = {"workshops", ROUTES};
 
 /* ------------------------------------------------------------- validation */
 
 static const struct field CAPACITY_FIELDS[] = {
-    {"in_person", F_INT, F_NULLABLE, 0, 100000, NULL, NULL},
-    {"virtual", F_INT, F_NULLABLE, 0, 100000, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL}};
+    {"in_person", F_INT, F_NULLABLE, 0, 100000}, {"virtual", F_INT, F_NULLABLE, 0, 100000}, {NULL}};
 
-/* Checks a POST (required fields enforced) and a PATCH (nothing required) alike. Rules across
- * fields (ends_on after starts_on, the window's order) and the state's existence are
- * constraints of the table; write_refused() turns them into field errors. */
+/* Rules across fields (ends_on after starts_on, the window's order), the state's existence
+ * and the zone's are the table's constraints and triggers: WORKSHOP_REFUSALS names them. */
 static const struct field WORKSHOP_FIELDS[] = {
-    {"title", F_BILINGUAL, F_REQUIRED, 0, 0, NULL, NULL},
-    {"kind", F_ENUM, 0, 0, 0, KIND_VALUES, NULL},
-    {"mode", F_ENUM, F_REQUIRED, 0, 0, MODE_VALUES, NULL},
-    {"city", F_STRING, F_NULLABLE, 1, 200, NULL, NULL},
-    {"state", F_STRING, F_NULLABLE, 6, 6, NULL, NULL},
-    {"venue", F_STRING, F_NULLABLE, 1, 300, NULL, NULL},
-    {"starts_on", F_DATE, F_REQUIRED, 0, 0, NULL, NULL},
-    {"ends_on", F_DATE, F_REQUIRED, 0, 0, NULL, NULL},
-    {"timezone", F_STRING, 0, 1, 64, NULL, NULL},
+    {"id", F_UUID, F_READ_ONLY},
+    {"title", F_BILINGUAL, F_REQUIRED},
+    {"kind", F_ENUM, 0, 0, 0, KIND_VALUES},
+    {"mode", F_ENUM, F_REQUIRED, 0, 0, MODE_VALUES},
+    {"city", F_STRING, F_NULLABLE, 1, 200},
+    {"state", F_STRING, F_NULLABLE, 6, 6},
+    {"venue", F_STRING, F_NULLABLE, 1, 300},
+    {"starts_on", F_DATE, F_REQUIRED},
+    {"ends_on", F_DATE, F_REQUIRED},
+    {"timezone", F_STRING, 0, 1, 64},
     {"capacity", F_OBJECT, 0, 0, 0, NULL, CAPACITY_FIELDS},
-    {"registration_opens_at", F_DATETIME, F_NULLABLE, 0, 0, NULL, NULL},
-    {"registration_closes_at", F_DATETIME, F_NULLABLE, 0, 0, NULL, NULL},
-    {"status", F_ENUM, 0, 0, 0, STATUS_VALUES, NULL},
-    {"organizer", F_ENUM, F_REQUIRED, 0, 0, ORGANIZER_VALUES, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL}};
+    {"registration_opens_at", F_DATETIME, F_NULLABLE},
+    {"registration_closes_at", F_DATETIME, F_NULLABLE},
+    {"registration_open", F_BOOL, F_READ_ONLY},
+    {"registrations", F_JSON, F_READ_ONLY},
+    {"status", F_ENUM, 0, 0, 0, STATUS_VALUES},
+    {"organizer", F_ENUM, F_REQUIRED, 0, 0, ORGANIZER_VALUES},
+    {"created_at", F_DATETIME, F_READ_ONLY},
+    {"updated_at", F_DATETIME, F_READ_ONLY},
+    {"version", F_INT, F_READ_ONLY},
+    {NULL}};
 
-static const struct field PERSON_FIELDS[] = {{"name", F_STRING, F_REQUIRED, 1, 200, NULL, NULL},
-                                             {"email", F_EMAIL, F_REQUIRED, 3, 254, NULL, NULL},
-                                             {"position", F_STRING, F_NULLABLE, 1, 200, NULL, NULL},
-                                             {NULL, 0, 0, 0, 0, NULL, NULL}};
+static const struct field PERSON_FIELDS[] = {{"name", F_STRING, F_REQUIRED, 1, 200},
+                                             {"email", F_EMAIL, F_REQUIRED, 3, 254},
+                                             {"position", F_STRING, F_NULLABLE, 1, 200},
+                                             {NULL}};
 
+/* A registration names its person and its agency once; seats move only by registering and
+ * cancelling, so a PATCH changes the person or sets status to cancelled. */
 static const struct field REGISTRATION_FIELDS[] = {
+    {"id", F_UUID, F_READ_ONLY},
+    {"workshop_id", F_UUID, F_READ_ONLY},
     {"person", F_OBJECT, F_REQUIRED, 0, 0, NULL, PERSON_FIELDS},
-    {"agency_id", F_UUID, F_NULLABLE, 0, 0, NULL, NULL},
-    {"attendance_mode", F_ENUM, 0, 0, 0, ATTENDANCE_VALUES, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL}};
+    {"agency_id", F_UUID, F_NULLABLE | F_FIXED},
+    {"attendance_mode", F_ENUM, F_FIXED, 0, 0, ATTENDANCE_VALUES},
+    {"status", F_ENUM, 0, 0, 0, CANCELLED_ONLY},
+    {"waitlist_position", F_INT, F_READ_ONLY},
+    {"checked_in_on", F_STRING_ARRAY, F_READ_ONLY},
+    {"cancelled_at", F_DATETIME, F_READ_ONLY},
+    {"created_at", F_DATETIME, F_READ_ONLY},
+    {"updated_at", F_DATETIME, F_READ_ONLY},
+    {"version", F_INT, F_READ_ONLY},
+    {NULL}};
 
-/* A PATCH changes the person or cancels; seats move only by registering and cancelling. */
-static const struct field PERSON_PATCH_FIELDS[] = {
-    {"name", F_STRING, 0, 1, 200, NULL, NULL},
-    {"email", F_EMAIL, 0, 3, 254, NULL, NULL},
-    {"position", F_STRING, F_NULLABLE, 1, 200, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL}};
-static const struct field REGISTRATION_PATCH_FIELDS[] = {
-    {"person", F_OBJECT, 0, 0, 0, NULL, PERSON_PATCH_FIELDS},
-    {"status", F_ENUM, 0, 0, 0, CANCELLED_ONLY, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL}};
+static const struct field CHECK_IN_FIELDS[] = {{"day", F_DATE, F_REQUIRED}, {NULL}};
 
-static const struct field CHECK_IN_FIELDS[] = {{"day", F_DATE, F_REQUIRED, 0, 0, NULL, NULL},
-                                               {NULL, 0, 0, 0, 0, NULL, NULL}};
+static const struct refusal WORKSHOP_REFUSALS[] = {
+    {"workshops_dates", P_VALIDATION, "/ends_on", "invalid", "must be on or after starts_on",
+     "debe ser igual o posterior a starts_on"},
+    {"workshops_window", P_VALIDATION, "/registration_closes_at", "invalid",
+     "must be after registration_opens_at", "debe ser posterior a registration_opens_at"},
+    {"workshops_timezone", P_VALIDATION, "/timezone", "invalid",
+     "not an IANA time zone (America/Mexico_City)",
+     "no es una zona horaria IANA (America/Mexico_City)"},
+    {"workshops_state_fkey", P_VALIDATION, "/state", "not_found"},
+    {"workshops_title_check", P_VALIDATION, "/title/es", "required"},
+    {"*foreign_key", P_CONFLICT, NULL, NULL,
+     "The workshop has registrations; set its status to cancelled instead.",
+     "El taller tiene registros; cambie su estado a cancelled en su lugar."},
+    {NULL}};
+
+static const struct refusal REGISTRATION_REFUSALS[] = {
+    {"workshop_registrations_agency_id_fkey", P_VALIDATION, "/agency_id", "not_found"},
+    {"*unique", P_CONFLICT, NULL, NULL, "This email is already registered for this workshop.",
+     "Este correo ya está registrado en este taller."},
+    {NULL}};
 
 /* ------------------------------------------------------------ workshop SQL */
 
@@ -98,79 +178,37 @@ static const struct field CHECK_IN_FIELDS[] = {{"day", F_DATE, F_REQUIRED, 0, 0,
   " AND ($11::text IS NULL OR fold(concat_ws(' ', w.title->>'es', w.title->>'en', w.city,"         \
   "   w.venue)) LIKE contains_pattern($11::text))"
 
-static struct db_stmt WORKSHOP_PAGES[] = {
-    PAGE_PAIR("workshops_by_starts", "workshop_json(w)", "workshops w", WORKSHOP_WHERE,
+static struct list_sort WORKSHOP_SORTS[] = {
+    LIST_SORT("workshops_by_starts", "starts_on", "workshop_json(w)", "workshops w", WORKSHOP_WHERE,
               "w.starts_on", "date", "12", "13", "14"),
-    PAGE_PAIR("workshops_by_created", "workshop_json(w)", "workshops w", WORKSHOP_WHERE,
-              "w.created_at", "timestamptz", "12", "13", "14"),
-    PAGE_PAIR("workshops_by_updated", "workshop_json(w)", "workshops w", WORKSHOP_WHERE,
-              "w.updated_at", "timestamptz", "12", "13", "14"),
-};
-static struct db_stmt WORKSHOP_COUNT = {
-    "workshops_count", "SELECT count(*) FROM workshops w WHERE " WORKSHOP_WHERE, 0};
-static struct db_stmt *const WORKSHOP_PAGE_LIST[] = {&WORKSHOP_PAGES[0], &WORKSHOP_PAGES[1],
-                                                     &WORKSHOP_PAGES[2], &WORKSHOP_PAGES[3],
-                                                     &WORKSHOP_PAGES[4], &WORKSHOP_PAGES[5]};
-static const char *const WORKSHOP_SORTS[] = {"starts_on", "created_at", "updated_at", NULL};
-static const struct list_spec WORKSHOP_LIST = {
-    WORKSHOP_SORTS, (struct db_stmt **)WORKSHOP_PAGE_LIST, &WORKSHOP_COUNT};
+    LIST_SORT("workshops_by_created", "created_at", "workshop_json(w)", "workshops w",
+              WORKSHOP_WHERE, "w.created_at", "timestamptz", "12", "13", "14"),
+    LIST_SORT("workshops_by_updated", "updated_at", "workshop_json(w)", "workshops w",
+              WORKSHOP_WHERE, "w.updated_at", "timestamptz", "12", "13", "14"),
+    {NULL}};
+static struct db_stmt WORKSHOP_COUNT = {"workshops_count",
+                                        "SELECT count(*) FROM workshops w WHERE " WORKSHOP_WHERE};
+static const struct list_spec WORKSHOP_LIST = {WORKSHOP_SORTS, &WORKSHOP_COUNT};
 
-static struct db_stmt WORKSHOP_BY_ID = {"workshop_by_id",
-                                        "SELECT workshop_json(w) FROM workshops w"
-                                        " WHERE w.id = $1::uuid AND workshop_visible(w, $2::text)",
-                                        0};
+/* $1 id, $2 body, $3 role (see struct resource). */
+static struct db_stmt WORKSHOP_GET = {"workshop_get",
+                                      "SELECT workshop_json(w) FROM workshops w"
+                                      " WHERE w.id = $1::uuid AND workshop_visible(w, $3::text)"};
 static struct db_stmt WORKSHOP_LOCK = {
-    "workshop_lock", "SELECT workshop_json(w) FROM workshops w WHERE w.id = $1::uuid FOR UPDATE",
-    0};
-static struct db_stmt WORKSHOP_TIMEZONE_KNOWN = {"workshop_timezone_known",
-                                                 "SELECT timezone_known($1::text)", 0};
-static struct db_stmt WORKSHOP_INSERT = {
-    "workshop_insert",
-    "INSERT INTO workshops AS w (title, kind, mode, city, state, venue, starts_on, ends_on,"
-    " timezone, capacity_in_person, capacity_virtual, registration_opens_at,"
-    " registration_closes_at, status, organizer)"
-    " SELECT b->'title', coalesce(b->>'kind', 'amws'), b->>'mode', b->>'city', b->>'state',"
-    " b->>'venue', (b->>'starts_on')::date, (b->>'ends_on')::date,"
-    " coalesce(b->>'timezone', 'America/Mexico_City'), (b->'capacity'->>'in_person')::int,"
-    " (b->'capacity'->>'virtual')::int, (b->>'registration_opens_at')::timestamptz,"
-    " (b->>'registration_closes_at')::timestamptz, coalesce(b->>'status', 'draft'),"
-    " b->>'organizer'"
-    " FROM (SELECT $1::jsonb AS b) x RETURNING workshop_json(w), id",
-    0};
-/* capacity merges: a key it carries replaces that mode's capacity, the other stays. */
+    "workshop_lock",
+    "SELECT workshop_json(w), jsonb_merge_patch(workshop_json(w)::jsonb, $2::jsonb)::text"
+    " FROM workshops w WHERE w.id = $1::uuid FOR UPDATE"};
+static struct db_stmt WORKSHOP_CREATE = {
+    "workshop_create", "SELECT workshop_json(w), w.id FROM workshop_create($2::jsonb) w"};
 static struct db_stmt WORKSHOP_UPDATE = {
-    "workshop_update",
-    "UPDATE workshops w SET"
-    " title = coalesce(b->'title', title), kind = coalesce(b->>'kind', kind),"
-    " mode = coalesce(b->>'mode', mode),"
-    " city = CASE WHEN b ? 'city' THEN b->>'city' ELSE city END,"
-    " state = CASE WHEN b ? 'state' THEN b->>'state' ELSE state END,"
-    " venue = CASE WHEN b ? 'venue' THEN b->>'venue' ELSE venue END,"
-    " starts_on = coalesce((b->>'starts_on')::date, starts_on),"
-    " ends_on = coalesce((b->>'ends_on')::date, ends_on),"
-    " timezone = coalesce(b->>'timezone', timezone),"
-    " capacity_in_person = CASE WHEN b->'capacity' ? 'in_person'"
-    "   THEN (b->'capacity'->>'in_person')::int ELSE capacity_in_person END,"
-    " capacity_virtual = CASE WHEN b->'capacity' ? 'virtual'"
-    "   THEN (b->'capacity'->>'virtual')::int ELSE capacity_virtual END,"
-    " registration_opens_at = CASE WHEN b ? 'registration_opens_at'"
-    "   THEN (b->>'registration_opens_at')::timestamptz ELSE registration_opens_at END,"
-    " registration_closes_at = CASE WHEN b ? 'registration_closes_at'"
-    "   THEN (b->>'registration_closes_at')::timestamptz ELSE registration_closes_at END,"
-    " status = coalesce(b->>'status', status), organizer = coalesce(b->>'organizer', organizer)"
-    " FROM (SELECT $2::jsonb AS b) x WHERE w.id = $1::uuid RETURNING w.id",
-    0};
-static struct db_stmt WORKSHOP_JSON = {
-    "workshop_json", "SELECT workshop_json(w) FROM workshops w WHERE w.id = $1::uuid", 0};
+    "workshop_update", "SELECT workshop_json(w) FROM workshop_update($1::uuid, $2::jsonb) w"};
 static struct db_stmt WORKSHOP_DELETE = {"workshop_delete",
-                                         "DELETE FROM workshops WHERE id = $1::uuid", 0};
-static struct db_stmt WORKSHOP_RESEAT = {
-    "workshop_reseat", "SELECT id, before, after FROM workshop_reseat($1::uuid)", 0};
+                                         "DELETE FROM workshops WHERE id = $1::uuid"};
+static struct db_stmt WORKSHOP_RESEAT = {"workshop_reseat",
+                                         "SELECT id, before, after FROM workshop_reseat($1::uuid)"};
 static struct db_stmt WORKSHOP_ATTENDANCE = {
-    "workshop_attendance",
-    "SELECT workshop_attendance_json(w) FROM workshops w"
-    " WHERE w.id = $1::uuid AND workshop_visible(w, $2::text)",
-    0};
+    "workshop_attendance", "SELECT workshop_attendance_json(w) FROM workshops w"
+                           " WHERE w.id = $1::uuid AND workshop_visible(w, $2::text)"};
 
 /* -------------------------------------------------------- registration SQL */
 
@@ -188,49 +226,45 @@ static struct db_stmt WORKSHOP_ATTENDANCE = {
   " AND ($10::text IS NULL OR fold(r.person_name || ' ' || r.person_email)"                        \
   "   LIKE contains_pattern($10::text))"
 
-static struct db_stmt REGISTRATION_PAGES[] = {
-    PAGE_PAIR("registrations_by_created", "registration_json(r)", "workshop_registrations r",
-              REGISTRATION_WHERE, "r.created_at", "timestamptz", "11", "12", "13"),
-    PAGE_PAIR("registrations_by_updated", "registration_json(r)", "workshop_registrations r",
-              REGISTRATION_WHERE, "r.updated_at", "timestamptz", "11", "12", "13"),
-    PAGE_PAIR("registrations_by_name", "registration_json(r)", "workshop_registrations r",
+static struct list_sort REGISTRATION_SORTS[] = {
+    LIST_SORT("registrations_by_created", "created_at", "registration_json(r)",
+              "workshop_registrations r", REGISTRATION_WHERE, "r.created_at", "timestamptz", "11",
+              "12", "13"),
+    LIST_SORT("registrations_by_updated", "updated_at", "registration_json(r)",
+              "workshop_registrations r", REGISTRATION_WHERE, "r.updated_at", "timestamptz", "11",
+              "12", "13"),
+    LIST_SORT("registrations_by_name", "name", "registration_json(r)", "workshop_registrations r",
               REGISTRATION_WHERE, "lower(r.person_name)", "text", "11", "12", "13"),
-};
+    {NULL}};
 static struct db_stmt REGISTRATION_COUNT = {
     "registrations_count",
-    "SELECT count(*) FROM workshop_registrations r WHERE " REGISTRATION_WHERE, 0};
-static struct db_stmt *const REGISTRATION_PAGE_LIST[] = {
-    &REGISTRATION_PAGES[0], &REGISTRATION_PAGES[1], &REGISTRATION_PAGES[2],
-    &REGISTRATION_PAGES[3], &REGISTRATION_PAGES[4], &REGISTRATION_PAGES[5]};
-static const char *const REGISTRATION_SORTS[] = {"created_at", "updated_at", "name", NULL};
-static const struct list_spec REGISTRATION_LIST = {
-    REGISTRATION_SORTS, (struct db_stmt **)REGISTRATION_PAGE_LIST, &REGISTRATION_COUNT};
+    "SELECT count(*) FROM workshop_registrations r WHERE " REGISTRATION_WHERE};
+static const struct list_spec REGISTRATION_LIST = {REGISTRATION_SORTS, &REGISTRATION_COUNT};
 
-/* $1 registration, $2 workshop, $3 caller role, $4 caller agency. */
+/* $1 registration, $3 caller role, $5 caller agency, $6 workshop (see struct resource). */
 #define REGISTRATION_SCOPE                                                                         \
-  "r.id = $1::uuid AND r.workshop_id = $2::uuid"                                                   \
-  " AND ($3::text <> 'agency' OR r.agency_id = $4::uuid)"
+  "r.id = $1::uuid AND r.workshop_id = $6::uuid"                                                   \
+  " AND ($3::text <> 'agency' OR r.agency_id = $5::uuid)"
 
-static struct db_stmt REGISTRATION_BY_ID = {
-    "registration_by_id",
-    "SELECT registration_json(r) FROM workshop_registrations r WHERE " REGISTRATION_SCOPE, 0};
-static struct db_stmt REGISTRATION_LOCK = {"registration_lock",
-                                           "SELECT registration_json(r), r.status"
-                                           " FROM workshop_registrations r"
-                                           " WHERE " REGISTRATION_SCOPE " FOR UPDATE",
-                                           0};
+static struct db_stmt REGISTRATION_GET = {
+    "registration_get",
+    "SELECT registration_json(r) FROM workshop_registrations r WHERE " REGISTRATION_SCOPE};
+static struct db_stmt REGISTRATION_LOCK = {
+    "registration_lock", "SELECT registration_json(r), r.status FROM workshop_registrations r"
+                         " WHERE " REGISTRATION_SCOPE " FOR UPDATE"};
+static struct db_stmt REGISTRATION_UPDATE = {
+    "registration_update",
+    "SELECT registration_json(r) FROM registration_update($1::uuid, $2::jsonb) r"};
 /* The seat lock: every registering or cancelling transaction takes it first. */
 static struct db_stmt SEAT_LOCK = {
     "workshop_seat_lock",
     "SELECT w.status, workshop_registration_open(w), w.mode,"
     " coalesce(rfc3339(w.registration_opens_at), '-'), rfc3339(workshop_registration_closes(w))"
-    " FROM workshops w WHERE w.id = $1::uuid FOR UPDATE",
-    0};
+    " FROM workshops w WHERE w.id = $1::uuid FOR UPDATE"};
 static struct db_stmt REGISTRATION_LIVE_FOR_EMAIL = {
     "registration_live_for_email",
     "SELECT id FROM workshop_registrations WHERE workshop_id = $1::uuid"
-    " AND lower(person_email) = lower($2::text) AND status <> 'cancelled'",
-    0};
+    " AND lower(person_email) = lower($2::text) AND status <> 'cancelled'"};
 /* Confirmed while the mode has a free seat and nobody waits for one; otherwise last on the
  * mode's waitlist. Runs under the seat lock, so the count and the last place are current.
  * The last place comes from the waitlist's index and the confirmed are counted only while
@@ -256,42 +290,57 @@ static struct db_stmt REGISTRATION_INSERT = {
     "                 ELSE w.capacity_virtual END AS cap) c) s"
     " WHERE w.id = $1::uuid"
     " ON CONFLICT (workshop_id, lower(person_email)) WHERE status <> 'cancelled' DO NOTHING"
-    " RETURNING registration_json(r), r.id",
-    0};
-static struct db_stmt REGISTRATION_UPDATE = {
-    "registration_update",
-    "UPDATE workshop_registrations r SET"
-    " person_name = coalesce(b->'person'->>'name', person_name),"
-    " person_email = coalesce(b->'person'->>'email', person_email),"
-    " person_position = CASE WHEN b->'person' ? 'position' THEN b->'person'->>'position'"
-    "   ELSE person_position END,"
-    " status = coalesce(b->>'status', status),"
-    " waitlist_position = CASE WHEN b->>'status' = 'cancelled' THEN NULL"
-    "   ELSE waitlist_position END,"
-    " cancelled_at = CASE WHEN b->>'status' = 'cancelled' THEN coalesce(cancelled_at, now())"
-    "   ELSE cancelled_at END"
-    " FROM (SELECT $2::jsonb AS b) x WHERE r.id = $1::uuid RETURNING registration_json(r)",
-    0};
-
+    " RETURNING registration_json(r), r.id"};
 /* $1 registration, $2 workshop, $3 day. */
 static struct db_stmt CHECK_IN_LOCK = {
     "check_in_lock",
     "SELECT registration_json(r), r.status, w.status, w.starts_on::text, w.ends_on::text,"
     " $3::date BETWEEN w.starts_on AND w.ends_on"
     " FROM workshop_registrations r JOIN workshops w ON w.id = r.workshop_id"
-    " WHERE r.id = $1::uuid AND r.workshop_id = $2::uuid FOR UPDATE OF r",
-    0};
+    " WHERE r.id = $1::uuid AND r.workshop_id = $2::uuid FOR UPDATE OF r"};
 static struct db_stmt CHECK_IN_INSERT = {
     "check_in_insert",
     "INSERT INTO workshop_check_ins (registration_id, day) VALUES ($1::uuid, $2::date)"
-    " ON CONFLICT DO NOTHING RETURNING day",
-    0};
+    " ON CONFLICT DO NOTHING RETURNING day"};
 /* A check-in changes the registration's representation: its version grows with it. */
 static struct db_stmt REGISTRATION_TOUCH = {
     "registration_touch",
     "UPDATE workshop_registrations r SET updated_at = now() WHERE r.id = $1::uuid"
-    " RETURNING registration_json(r)",
-    0};
+    " RETURNING registration_json(r)"};
+
+static int workshop_check(struct req *r, json_t *doc, const char *id) {
+  (void)doc, (void)id;
+  return check_timezone(r, r->body);
+}
+
+static const struct resource WORKSHOP = {
+    "workshop",
+    "/v1/workshops",
+    "No workshop has this id.",
+    "Ningún taller tiene este id.",
+    .fields = WORKSHOP_FIELDS,
+    .get = &WORKSHOP_GET,
+    .lock = &WORKSHOP_LOCK,
+    .create = &WORKSHOP_CREATE,
+    .update = &WORKSHOP_UPDATE,
+    .remove = &WORKSHOP_DELETE,
+    .check = workshop_check,
+    .after = reseat,
+    .refusals = WORKSHOP_REFUSALS,
+};
+
+static const struct resource REGISTRATION = {
+    "registration",
+    NULL,
+    "This workshop has no registration with this id.",
+    "Este taller no tiene un registro con este id.",
+    .id_param = "rid",
+    .parent_param = "id",
+    .fields = REGISTRATION_FIELDS,
+    .get = &REGISTRATION_GET,
+    .lock = &REGISTRATION_LOCK,
+    .refusals = REGISTRATION_REFUSALS,
+};
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -299,50 +348,8 @@ static const char *caller_role(const struct req *r) {
   return role_name(r->caller.role);
 }
 
-static const char *caller_agency(const struct req *r) {
-  return r->caller.agency_id[0] ? r->caller.agency_id : NULL;
-}
-
 static enum problem workshop_not_found(struct req *r) {
   return req_fail(r, P_NOT_FOUND, "No workshop has this id.", "Ningún taller tiene este id.");
-}
-
-static enum problem registration_not_found(struct req *r) {
-  return req_fail(r, P_NOT_FOUND, "This workshop has no registration with this id.",
-                  "Este taller no tiene un registro con este id.");
-}
-
-/* Maps the database's refusal of a workshop write to field errors where it can. */
-static enum problem workshop_write_refused(struct req *r) {
-  const char *constraint = r->db->constraint;
-  if (r->db->status == DB_CHECK && strcmp(constraint, "workshops_dates") == 0)
-    req_field_error(r, "/ends_on", "invalid", "must be on or after starts_on");
-  else if (r->db->status == DB_CHECK && strcmp(constraint, "workshops_window") == 0)
-    req_field_error(r, "/registration_closes_at", "invalid", "must be after registration_opens_at");
-  else if (r->db->status == DB_CHECK && strcmp(constraint, "workshops_timezone") == 0)
-    req_field_error(r, "/timezone", "invalid", "not an IANA time zone (America/Mexico_City)");
-  else if (r->db->status == DB_FOREIGN_KEY && strcmp(constraint, "workshops_state_fkey") == 0)
-    req_field_error(r, "/state", "not_found", NULL);
-  else
-    return r->problem;
-  return req_fail(r, P_VALIDATION, NULL, NULL);
-}
-
-/* The zone's existence (one query, only when a zone is sent). Returns the number of field
- * errors added, or -1 when the database failed (the problem is set). */
-static int check_timezone(struct req *r) {
-  const char *tz = req_body_string(r, "timezone");
-  if (tz == NULL)
-    return 0;
-  const char *p[] = {tz};
-  PGresult *res = req_exec(r, &WORKSHOP_TIMEZONE_KNOWN, 1, p);
-  if (res == NULL)
-    return -1;
-  int errs = strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 0 : 1;
-  if (errs > 0)
-    req_field_error(r, "/timezone", "invalid", "not an IANA time zone (America/Mexico_City)");
-  PQclear(res);
-  return errs;
 }
 
 /* Fills free seats from the waitlists and renumbers them (workshop_reseat), auditing each
@@ -362,111 +369,6 @@ static enum problem reseat(struct req *r, const char *workshop_id) {
 
 /* ------------------------------------------------------ workshop handlers */
 
-static enum problem workshop_list(struct req *r) {
-  return list_respond(r, &WORKSHOP_LIST);
-}
-
-static enum problem workshop_get(struct req *r) {
-  const char *id = req_path_param(r, "id");
-  if (!uuid_valid(id))
-    return workshop_not_found(r);
-  const char *p[] = {id, caller_role(r)};
-  return reply_row(r, req_exec(r, &WORKSHOP_BY_ID, 2, p), workshop_not_found);
-}
-
-static enum problem workshop_create(struct req *r) {
-  int errs = validate_body(r, r->body, WORKSHOP_FIELDS, false);
-  int tz_errs = check_timezone(r);
-  if (tz_errs < 0)
-    return r->problem;
-  if (errs + tz_errs > 0)
-    return req_fail(r, P_VALIDATION, NULL, NULL);
-  char *text = json_dumps(r->body, JSON_COMPACT);
-  const char *p[] = {text};
-  PGresult *res = req_exec(r, &WORKSHOP_INSERT, 1, p);
-  free(text);
-  if (res == NULL)
-    return workshop_write_refused(r);
-  enum problem rc =
-      reply_created(r, "workshop", "/v1/workshops", PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
-  PQclear(res);
-  return rc;
-}
-
-/* Locks the workshop's row and checks If-Match; *current is the row's JSON (PQclear it). */
-static enum problem lock_workshop(struct req *r, const char *id, PGresult **current) {
-  const char *p[] = {id};
-  return req_lock_row(r, &WORKSHOP_LOCK, 1, p, workshop_not_found, current);
-}
-
-/* A larger capacity takes people off the waitlist at once; a smaller one never unseats
- * anybody confirmed. */
-static enum problem workshop_patch(struct req *r) {
-  const char *id = req_path_param(r, "id");
-  PGresult *current = NULL, *res = NULL;
-  char *text = NULL;
-  enum problem rc = P_NONE;
-  int errs = validate_body(r, r->body, WORKSHOP_FIELDS, true);
-  int tz_errs = check_timezone(r);
-  if (tz_errs < 0) {
-    rc = r->problem;
-    goto out;
-  }
-  if (errs + tz_errs > 0) {
-    rc = req_fail(r, P_VALIDATION, NULL, NULL);
-    goto out;
-  }
-  rc = lock_workshop(r, id, &current);
-  if (rc != P_NONE)
-    goto out;
-  text = json_dumps(r->body, JSON_COMPACT);
-  const char *p[] = {id, text};
-  res = req_exec(r, &WORKSHOP_UPDATE, 2, p);
-  if (res == NULL) {
-    rc = workshop_write_refused(r);
-    goto out;
-  }
-  PQclear(res);
-  if ((rc = reseat(r, id)) != P_NONE)
-    goto out;
-  const char *q[] = {id};
-  res = req_exec(r, &WORKSHOP_JSON, 1, q);
-  if (res == NULL) {
-    rc = r->problem;
-    goto out;
-  }
-  rc = reply_updated(r, "workshop", id, PQgetvalue(current, 0, 0), PQgetvalue(res, 0, 0));
-out:
-  free(text);
-  PQclear(current);
-  PQclear(res);
-  return rc;
-}
-
-/* Only a workshop nobody registered for can be deleted; otherwise it is cancelled. */
-static enum problem workshop_delete(struct req *r) {
-  const char *id = req_path_param(r, "id");
-  PGresult *current = NULL, *res = NULL;
-  enum problem rc = lock_workshop(r, id, &current);
-  if (rc != P_NONE)
-    goto out;
-  const char *p[] = {id};
-  res = req_exec(r, &WORKSHOP_DELETE, 1, p);
-  if (res == NULL) {
-    rc = r->db->status == DB_FOREIGN_KEY
-             ? req_fail(r, P_CONFLICT,
-                        "The workshop has registrations; set its status to cancelled instead.",
-                        "El taller tiene registros; cambie su estado a cancelled en su lugar.")
-             : r->problem;
-    goto out;
-  }
-  rc = reply_deleted(r, "workshop", id, PQgetvalue(current, 0, 0));
-out:
-  PQclear(current);
-  PQclear(res);
-  return rc;
-}
-
 static enum problem workshop_attendance(struct req *r) {
   const char *id = req_path_param(r, "id");
   if (!uuid_valid(id))
@@ -481,8 +383,8 @@ static enum problem workshop_attendance(struct req *r) {
 static enum problem workshop_visible_to_caller(struct req *r, const char *id) {
   if (!uuid_valid(id))
     return workshop_not_found(r);
-  const char *p[] = {id, caller_role(r)};
-  PGresult *res = req_exec(r, &WORKSHOP_BY_ID, 2, p);
+  const char *p[7] = {id, NULL, caller_role(r)};
+  PGresult *res = req_exec(r, &WORKSHOP_GET, 7, p);
   if (res == NULL)
     return r->problem;
   enum problem rc = PQntuples(res) == 1 ? P_NONE : workshop_not_found(r);
@@ -492,15 +394,7 @@ static enum problem workshop_visible_to_caller(struct req *r, const char *id) {
 
 static enum problem registration_list(struct req *r) {
   enum problem rc = workshop_visible_to_caller(r, req_path_param(r, "id"));
-  return rc != P_NONE ? rc : list_respond(r, &REGISTRATION_LIST);
-}
-
-static enum problem registration_get(struct req *r) {
-  const char *wid = req_path_param(r, "id"), *rid = req_path_param(r, "rid");
-  if (!uuid_valid(wid) || !uuid_valid(rid))
-    return registration_not_found(r);
-  const char *p[] = {rid, wid, caller_role(r), caller_agency(r)};
-  return reply_row(r, req_exec(r, &REGISTRATION_BY_ID, 4, p), registration_not_found);
+  return rc != P_NONE ? rc : list_respond(r);
 }
 
 /* The attendance mode a registration gets: the one sent, which the workshop's mode must
@@ -533,7 +427,7 @@ static enum problem registration_create(struct req *r) {
   PGresult *lock = NULL, *res = NULL;
   char *text = NULL;
   enum problem rc = P_NONE;
-  if (validate_body(r, r->body, REGISTRATION_FIELDS, false) > 0) {
+  if (validate_body(r, r->body, REGISTRATION_FIELDS, BODY_NEW) > 0) {
     rc = req_fail(r, P_VALIDATION, NULL, NULL);
     goto out;
   }
@@ -580,12 +474,7 @@ static enum problem registration_create(struct req *r) {
   const char *ins[] = {wid, text, agency_id, mode};
   res = req_exec(r, &REGISTRATION_INSERT, 4, ins);
   if (res == NULL) {
-    if (r->db->status == DB_FOREIGN_KEY) {
-      req_field_error(r, "/agency_id", "not_found", NULL);
-      rc = req_fail(r, P_VALIDATION, NULL, NULL);
-    } else {
-      rc = r->problem;
-    }
+    rc = req_refused(r, REGISTRATION_REFUSALS);
     goto out;
   }
   if (PQntuples(res) == 0) {
@@ -604,14 +493,8 @@ static enum problem registration_create(struct req *r) {
                   PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
     goto out;
   }
-  const char *json = PQgetvalue(res, 0, 0), *rid = PQgetvalue(res, 0, 1);
-  rc = req_audit(r, "created", "registration", rid, NULL, json);
-  if (rc == P_NONE) {
-    char location[128];
-    snprintf(location, sizeof location, "/v1/workshops/%s/registrations/%s", wid, rid);
-    reply_header(r, "Location", location);
-    reply_json(r, 201, json);
-  }
+  rc = reply_created(r, "registration", r->in->url_path, PQgetvalue(res, 0, 1),
+                     PQgetvalue(res, 0, 0));
 out:
   free(text);
   PQclear(lock);
@@ -620,29 +503,25 @@ out:
 }
 
 /*
- * Changes a registration (body_text: the patch as JSON). Cancelling frees a seat or a
- * waitlist place, so the workshop's seat lock is taken first and the waitlist is reseated
- * in the same transaction: the first waitlisted of the mode is confirmed and the others move
- * up, atomically. With no_body, answers 204 (DELETE) instead of the registration.
+ * Changes a registration (body_text: the merge patch). Cancelling frees a seat or a waitlist
+ * place, so the workshop's seat lock is taken first and the waitlist is reseated in the same
+ * transaction: the first waitlisted of the mode is confirmed and the others move up,
+ * atomically. With no_body, answers 204 (DELETE) instead of the registration.
  */
 static enum problem registration_change(struct req *r, const char *body_text, bool no_body) {
   const char *wid = req_path_param(r, "id"), *rid = req_path_param(r, "rid");
   PGresult *lock = NULL, *current = NULL, *res = NULL;
   enum problem rc = P_NONE;
-  if (!uuid_valid(wid) || !uuid_valid(rid)) {
-    rc = registration_not_found(r);
-    goto out;
-  }
+  if (!uuid_valid(wid) || !uuid_valid(rid))
+    return resource_missing(r);
   const char *p[] = {wid};
   lock = req_exec(r, &SEAT_LOCK, 1, p);
-  if (lock == NULL) {
-    rc = r->problem;
-    goto out;
-  }
-  const char *q[] = {rid, wid, caller_role(r), caller_agency(r)};
-  current = PQntuples(lock) == 1 ? req_exec(r, &REGISTRATION_LOCK, 4, q) : NULL;
+  if (lock == NULL)
+    return r->problem;
+  const char *q[7] = {rid, NULL, caller_role(r), NULL, req_caller_agency(r), wid};
+  current = PQntuples(lock) == 1 ? req_exec(r, &REGISTRATION_LOCK, 7, q) : NULL;
   if (current == NULL || PQntuples(current) == 0) {
-    rc = r->problem != P_NONE ? r->problem : registration_not_found(r);
+    rc = r->problem != P_NONE ? r->problem : resource_missing(r);
     goto out;
   }
   if ((rc = req_check_if_match(r, PQgetvalue(current, 0, 0))) != P_NONE)
@@ -655,13 +534,7 @@ static enum problem registration_change(struct req *r, const char *body_text, bo
   const char *u[] = {rid, body_text};
   res = req_exec(r, &REGISTRATION_UPDATE, 2, u);
   if (res == NULL) {
-    if (r->db->status == DB_UNIQUE) {
-      req_field_error(r, "/person/email", "taken", NULL);
-      rc = req_fail(r, P_CONFLICT, "This email is already registered for this workshop.",
-                    "Este correo ya está registrado en este taller.");
-    } else {
-      rc = r->problem;
-    }
+    rc = req_refused(r, REGISTRATION_REFUSALS);
     goto out;
   }
   rc = req_audit(r, "updated", "registration", rid, PQgetvalue(current, 0, 0),
@@ -680,7 +553,7 @@ out:
 }
 
 static enum problem registration_patch(struct req *r) {
-  if (validate_body(r, r->body, REGISTRATION_PATCH_FIELDS, true) > 0)
+  if (validate_body(r, r->body, REGISTRATION_FIELDS, BODY_PATCH) > 0)
     return req_fail(r, P_VALIDATION, NULL, NULL);
   char *text = json_dumps(r->body, JSON_COMPACT);
   enum problem rc = registration_change(r, text, false);
@@ -701,12 +574,12 @@ static enum problem registration_check_in(struct req *r) {
   const char *wid = req_path_param(r, "id"), *rid = req_path_param(r, "rid");
   PGresult *current = NULL, *res = NULL;
   enum problem rc = P_NONE;
-  if (validate_body(r, r->body, CHECK_IN_FIELDS, false) > 0) {
+  if (validate_body(r, r->body, CHECK_IN_FIELDS, BODY_NEW) > 0) {
     rc = req_fail(r, P_VALIDATION, NULL, NULL);
     goto out;
   }
   if (!uuid_valid(wid) || !uuid_valid(rid)) {
-    rc = registration_not_found(r);
+    rc = resource_missing(r);
     goto out;
   }
   const char *day = req_body_string(r, "day");
@@ -717,7 +590,7 @@ static enum problem registration_check_in(struct req *r) {
     goto out;
   }
   if (PQntuples(current) == 0) {
-    rc = registration_not_found(r);
+    rc = resource_missing(r);
     goto out;
   }
   const char *reg_status = PQgetvalue(current, 0, 1), *ws_status = PQgetvalue(current, 0, 2);
@@ -744,9 +617,6 @@ static enum problem registration_check_in(struct req *r) {
     rc = r->problem;
     goto out;
   }
-  char location[128];
-  snprintf(location, sizeof location, "/v1/workshops/%s/registrations/%s", wid, rid);
-  reply_header(r, "Location", location);
   if (PQntuples(res) == 0) {
     reply_json(r, 200, PQgetvalue(current, 0, 0));
     goto out;
@@ -767,50 +637,3 @@ out:
   PQclear(res);
   return rc;
 }
-
-/* ------------------------------------------------------------------ routes */
-
-/* In the order of the list statements' parameters $5 … */
-static const struct qparam WORKSHOP_QUERY[] = {{"from", Q_DATE, false, NULL},
-                                               {"to", Q_DATE, false, NULL},
-                                               {"status", Q_ENUM, true, STATUS_VALUES},
-                                               {"kind", Q_ENUM, false, KIND_VALUES},
-                                               {"mode", Q_ENUM, false, MODE_VALUES},
-                                               {"organizer", Q_ENUM, false, ORGANIZER_VALUES},
-                                               {"q", Q_STRING, false, NULL},
-                                               {NULL, 0, false, NULL}};
-static const struct qparam REGISTRATION_QUERY[] = {
-    {"id", Q_PATH, false, NULL},
-    {"status", Q_ENUM, true, REGISTRATION_STATUS_VALUES},
-    {"attendance_mode", Q_ENUM, false, ATTENDANCE_VALUES},
-    {"agency_id", Q_UUID, false, NULL},
-    {"checked_in_on", Q_DATE, false, NULL},
-    {"q", Q_STRING, false, NULL},
-    {NULL, 0, false, NULL}};
-
-#define REGISTRATION_READERS (ROLE_ADMIN | ROLE_INL | ROLE_COALITION | ROLE_AGENCY)
-#define REGISTRANTS (ROLE_ADMIN | ROLE_COALITION | ROLE_AGENCY)
-
-static const struct route ROUTES[] = {
-    {"GET", "/v1/workshops", ROLES_ALL, workshop_list, R_LIST, WORKSHOP_QUERY, NULL},
-    {"POST", "/v1/workshops", WRITERS, workshop_create, R_BODY_JSON | R_IDEMPOTENT, NULL, NULL},
-    {"GET", "/v1/workshops/:id", ROLES_ALL, workshop_get, 0, NULL, NULL},
-    {"PATCH", "/v1/workshops/:id", WRITERS, workshop_patch, R_BODY_JSON | R_TX, NULL, NULL},
-    {"DELETE", "/v1/workshops/:id", WRITERS, workshop_delete, R_TX, NULL, NULL},
-    {"GET", "/v1/workshops/:id/attendance", ROLE_ADMIN | ROLE_INL | ROLE_COALITION,
-     workshop_attendance, 0, NULL, NULL},
-    {"GET", "/v1/workshops/:id/registrations", REGISTRATION_READERS, registration_list, R_LIST,
-     REGISTRATION_QUERY, NULL},
-    {"POST", "/v1/workshops/:id/registrations", REGISTRANTS, registration_create,
-     R_BODY_JSON | R_IDEMPOTENT, NULL, NULL},
-    {"GET", "/v1/workshops/:id/registrations/:rid", REGISTRATION_READERS, registration_get, 0, NULL,
-     NULL},
-    {"PATCH", "/v1/workshops/:id/registrations/:rid", REGISTRANTS, registration_patch,
-     R_BODY_JSON | R_TX, NULL, NULL},
-    {"DELETE", "/v1/workshops/:id/registrations/:rid", REGISTRANTS, registration_delete, R_TX, NULL,
-     NULL},
-    {"POST", "/v1/workshops/:id/registrations/:rid/check-ins", WRITERS, registration_check_in,
-     R_BODY_JSON | R_IDEMPOTENT, NULL, NULL},
-    {NULL, NULL, 0, NULL, 0, NULL, NULL}};
-
-const struct route_table WORKSHOP_ROUTES = {"workshops", ROUTES};

@@ -575,12 +575,29 @@ Test(agencies, csv_has_the_same_rows_as_json) {
   char *ct = th_header(&r, "Content-Type");
   cr_assert(ct && strncmp(ct, "text/csv", 8) == 0, "%s", ct);
   free(ct);
-  /* streamed as it is read (chunked), so without an ETag */
+  /* streamed as it is read (chunked), with a tag known before the first byte: a repeated
+   * request answers 304, a download link (?format=csv) gets the same document */
   char *te = th_header(&r, "Transfer-Encoding");
   cr_assert(te && strstr(te, "chunked"), "%s", te ? te : "(no Transfer-Encoding)");
   free(te);
   char *etag = th_header(&r, "ETag");
-  cr_assert_null(etag);
+  cr_assert_not_null(etag);
+  char inm[128];
+  snprintf(inm, sizeof inm, "If-None-Match: %s", etag);
+  const char *const again[] = {"Accept: text/csv", inm, NULL};
+  struct th_resp r304 = th_req("GET", filter, th_admin(), NULL, again);
+  cr_assert_eq(r304.status, 304, "%s", r304.body);
+  th_free(&r304);
+  struct th_resp link =
+      th_req("GET", "/v1/agencies?state=MX-QUE&sort=-name&format=csv", th_admin(), NULL, NULL);
+  cr_assert_eq(link.status, 200);
+  cr_assert_eq(link.len, r.len);
+  cr_assert(memcmp(link.body, r.body, r.len) == 0);
+  char *link_tag = th_header(&link, "ETag");
+  cr_assert_str_eq(link_tag, etag);
+  free(link_tag);
+  th_free(&link);
+  free(etag);
   /* UTF-8 with a byte order mark, for Excel */
   cr_assert(r.len > 3 && memcmp(r.body, "\xEF\xBB\xBF", 3) == 0);
   json_t *rows = parse_csv(r.body + 3, r.len - 3);
@@ -613,6 +630,14 @@ Test(agencies, csv_has_the_same_rows_as_json) {
             r.body + 3);
   th_free(&r);
   r = th_req("GET", "/v1/agencies?limit=5", th_admin(), NULL, accept);
+  rows = parse_csv(r.body + 3, r.len - 3);
+  cr_assert_eq(json_array_size(rows), 6, "the header and at most limit rows");
+  json_decref(rows);
+  th_free(&r);
+  r = th_req("GET", "/v1/agencies?cursor=x", th_admin(), NULL, accept);
+  assert_problem(&r, 400, "invalid-query");
+  th_free(&r);
+  r = th_req("GET", "/v1/agencies?format=xml", th_admin(), NULL, NULL);
   assert_problem(&r, 400, "invalid-query");
   th_free(&r);
   /* every page at once: the whole directory */
