@@ -69,14 +69,21 @@ static int cmd_serve(void) {
   return 0;
 }
 
-static int cmd_migrate(void) {
+/* The settings and a connection for a one-shot command; NULL (with a line on stderr) when
+ * either is missing. */
+static PGconn *command_connection(void) {
   if (config_load(true, false) != A_OK)
-    return 1;
+    return NULL;
   PGconn *pg = db_connect(g_config.database_url);
-  if (pg == NULL) {
+  if (pg == NULL)
     fprintf(stderr, "acredita: DATABASE_URL: cannot connect\n");
+  return pg;
+}
+
+static int cmd_migrate(void) {
+  PGconn *pg = command_connection();
+  if (pg == NULL)
     return 1;
-  }
   int rc = db_migrate(pg);
   if (rc == A_OK)
     printf("schema at version %d\n", db_schema_version(pg));
@@ -90,13 +97,9 @@ static int cmd_migrate(void) {
 #define DEMO_SECRET "demo-secret-local-only"
 
 static int cmd_seed_demo(void) {
-  if (config_load(true, false) != A_OK)
+  PGconn *pg = command_connection();
+  if (pg == NULL)
     return 1;
-  PGconn *pg = db_connect(g_config.database_url);
-  if (pg == NULL) {
-    fprintf(stderr, "acredita: DATABASE_URL: cannot connect\n");
-    return 1;
-  }
   char phash[256], shash[256];
   int rc = A_ERR;
   if (db_schema_version(pg) != db_known_schema_version())
@@ -206,16 +209,14 @@ static int cmd_user_create(int argc, char **argv) {
     fprintf(stderr, "acredita: the password must have at least 12 characters\n");
     return 2;
   }
-  if (config_load(true, false) != A_OK)
-    return 1;
-  PGconn *pg = db_connect(g_config.database_url);
   char hash[256];
-  if (pg == NULL || auth_password_hash(password, hash) != A_OK) {
-    fprintf(stderr, "acredita: DATABASE_URL: cannot connect\n");
-    if (pg)
-      PQfinish(pg);
+  if (auth_password_hash(password, hash) != A_OK) {
+    fprintf(stderr, "acredita: the password could not be hashed\n");
     return 1;
   }
+  PGconn *pg = command_connection();
+  if (pg == NULL)
+    return 1;
   const char *p[] = {email, name ? name : email, role, agency, hash};
   PGresult *res = PQexecParams(pg,
                                "INSERT INTO users (email, name, role, agency_id, password_hash)"

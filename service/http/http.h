@@ -75,8 +75,8 @@ struct route {
   const struct qparam *query; /* allowed query parameters, ended by {NULL}; NULL for none */
   const char *scope; /* scope a machine client's token must carry; NULL: "<table name>:read"
                         for GET, ":write" otherwise (none for the service, tokens, me tables) */
-  const struct resource *resource; /* the spec a shared handler works on, or NULL */
-  const struct list_spec *list;    /* the list list_respond answers, or NULL */
+  struct resource *resource;    /* the spec a shared handler works on, or NULL */
+  struct list_spec *list;       /* the list list_respond answers, or NULL */
 };
 
 /* A table of routes ended by an entry with method == NULL. */
@@ -316,10 +316,10 @@ struct list_sort {
 };
 struct list_spec {
   struct list_sort *sorts; /* [0] is the default */
-  struct db_stmt *count;   /* SELECT count(*) with the list's filters ($1 … $(4+F)) */
+  struct db_stmt count;    /* SELECT count(*) with the list's filters ($1 … $(4+F)) */
   /* CSV (Accept: text/csv or ?format=csv): the header line ($1 role), and a fingerprint of
    * the rows the filters select (count, versions, today), which the CSV's ETag hashes. */
-  struct db_stmt *csv_header, *csv_fingerprint;
+  struct db_stmt csv_header, csv_fingerprint;
   const char *csv_filename;
 };
 /* Answers the route's list (r->route->list) as a JSON page or, when asked, as CSV. */
@@ -371,7 +371,7 @@ struct resource {
   const char *id_param;                /* the path parameter of the id (NULL: "id") */
   const char *parent_param;            /* the path parameter of $6, or NULL */
   const struct field *fields;          /* what a body may hold */
-  struct db_stmt *get, *lock, *create, *update, *remove;
+  struct db_stmt get, lock, create, update, remove;
   /* Rules beyond the field table (may ask the database): adds field errors about doc — a new
    * record's document, or the document a patch makes (id is then the record's) — without the
    * members that already have an error. It may complete r->body with members the statements

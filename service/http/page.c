@@ -121,7 +121,7 @@ out:
 
 /* What a list request asks for, checked against its list. */
 struct list_request {
-  const struct list_spec *spec;
+  struct list_spec *spec;
   struct list_sort *sort;
   bool desc;
   bool csv;
@@ -154,8 +154,8 @@ static bool parse_limit(const char *text, long max, long *limit) {
 /* Checks the list's own parameters (the route's filters were checked by dispatch) and binds
  * the statements' parameters. Every bad parameter is reported at once. */
 static enum problem list_parse(struct req *r, struct list_request *q) {
-  const struct list_spec *spec = q->spec;
-  bool has_csv = spec->csv_header != NULL;
+  struct list_spec *spec = q->spec;
+  bool has_csv = spec->csv_header.name != NULL;
   char range[32];
   const char *format = req_query_value(r, "format");
   if (format != NULL && strcmp(format, "json") != 0 && (strcmp(format, "csv") != 0 || !has_csv))
@@ -292,7 +292,7 @@ static enum problem list_page(struct req *r, struct list_request *q) {
   }
   if (req_query_value(r, "count") != NULL) {
     PQclear(res);
-    res = req_exec(r, q->spec->count, q->nf + 4, q->params);
+    res = req_exec(r, &q->spec->count, q->nf + 4, q->params);
     if (res == NULL) {
       rc = r->problem;
       goto out;
@@ -316,15 +316,15 @@ out:
  * which versions, and today, on which derived values depend), the header and the order, so
  * that it is known before the first byte is sent and a 304 costs no export. */
 static enum problem list_csv(struct req *r, struct list_request *q) {
-  const struct list_spec *spec = q->spec;
+  struct list_spec *spec = q->spec;
   PGresult *header = NULL, *print = NULL;
   enum problem rc = P_NONE;
   if (req_db(r) == NULL)
     return r->problem;
   if (db_begin_snapshot(r->db) != A_OK)
     return problem_from_db(r, r->db);
-  header = req_exec(r, spec->csv_header, 1, q->params);
-  print = header ? req_exec(r, spec->csv_fingerprint, q->nf + 4, q->params) : NULL;
+  header = req_exec(r, &spec->csv_header, 1, q->params);
+  print = header ? req_exec(r, &spec->csv_fingerprint, q->nf + 4, q->params) : NULL;
   if (print == NULL) {
     rc = r->problem;
     goto out;
@@ -347,7 +347,7 @@ out:
 enum problem list_respond(struct req *r) {
   struct list_request q = {.spec = r->route->list};
   /* The same URL answers JSON or CSV: caches must key on Accept. */
-  if (q.spec->csv_header != NULL)
+  if (q.spec->csv_header.name != NULL)
     reply_header(r, "Vary", req_header(r, "Origin") ? "Accept, Origin" : "Accept");
   enum problem rc = list_parse(r, &q);
   if (rc == P_NONE)

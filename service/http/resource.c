@@ -24,7 +24,7 @@ enum { RP_ID, RP_BODY, RP_ROLE, RP_SUB, RP_AGENCY, RP_PARENT, RP_REQUEST, RP_COU
 
 /* The parameters every statement of a resource receives (see struct resource). */
 static void bind_params(struct req *r, const char *body, const char *p[RP_COUNT]) {
-  const struct resource *s = r->route->resource;
+  struct resource *s = r->route->resource;
   p[RP_ID] = req_path_param(r, s->id_param != NULL ? s->id_param : "id");
   p[RP_BODY] = body;
   p[RP_ROLE] = role_name(r->caller.role);
@@ -41,12 +41,12 @@ static bool path_ids_valid(const struct req *r, const char *p[RP_COUNT]) {
 }
 
 enum problem resource_missing(struct req *r) {
-  const struct resource *s = r->route->resource;
+  struct resource *s = r->route->resource;
   return req_fail(r, P_NOT_FOUND, "%s", "%s", r->lang == LANG_ES ? s->missing_es : s->missing_en);
 }
 
 static enum problem forbidden(struct req *r) {
-  const struct resource *s = r->route->resource;
+  struct resource *s = r->route->resource;
   if (s->forbidden_en == NULL)
     return req_fail(r, P_FORBIDDEN, "You may not change this record.",
                     "No puede modificar este registro.");
@@ -78,7 +78,7 @@ static json_t *fit_for_database(const struct req *r, const json_t *body) {
 /* Runs the resource's check hook on doc, after the field table's checks: P_NONE, a 422
  * when either found an error, or the hook's failure. */
 static enum problem check_rules(struct req *r, json_t *doc, const char *id) {
-  const struct resource *s = r->route->resource;
+  struct resource *s = r->route->resource;
   if (s->check != NULL && doc != NULL && s->check(r, doc, id) != A_OK)
     return r->problem;
   return r->errors != NULL ? req_fail(r, P_VALIDATION, NULL, NULL) : P_NONE;
@@ -87,7 +87,7 @@ static enum problem check_rules(struct req *r, json_t *doc, const char *id) {
 /* After a write: the resource's after hook, then the record as get reads it (into *json,
  * which the caller PQclears), when there is a hook. */
 static enum problem after_write(struct req *r, const char *id, PGresult **reread) {
-  const struct resource *s = r->route->resource;
+  struct resource *s = r->route->resource;
   *reread = NULL;
   if (s->after == NULL)
     return P_NONE;
@@ -97,21 +97,21 @@ static enum problem after_write(struct req *r, const char *id, PGresult **reread
   const char *p[RP_COUNT];
   bind_params(r, NULL, p);
   p[RP_ID] = id;
-  *reread = req_exec(r, s->get, RP_COUNT, p);
+  *reread = req_exec(r, &s->get, RP_COUNT, p);
   return *reread == NULL ? r->problem : P_NONE;
 }
 
 enum problem resource_get(struct req *r) {
-  const struct resource *s = r->route->resource;
+  struct resource *s = r->route->resource;
   const char *p[RP_COUNT];
   bind_params(r, NULL, p);
   if (!path_ids_valid(r, p))
     return resource_missing(r);
-  return reply_row(r, req_exec(r, s->get, RP_COUNT, p), resource_missing);
+  return reply_row(r, req_exec(r, &s->get, RP_COUNT, p), resource_missing);
 }
 
 enum problem resource_create(struct req *r) {
-  const struct resource *s = r->route->resource;
+  struct resource *s = r->route->resource;
   PGresult *res = NULL, *reread = NULL;
   char *text = NULL;
   enum problem rc = P_NONE;
@@ -127,7 +127,7 @@ enum problem resource_create(struct req *r) {
     return rc;
   text = json_dumps(r->body, JSON_COMPACT);
   p[RP_BODY] = text;
-  res = req_exec(r, s->create, RP_COUNT, p);
+  res = req_exec(r, &s->create, RP_COUNT, p);
   if (res == NULL) {
     rc = req_refused(r, s->refusals);
     goto out;
@@ -152,11 +152,11 @@ out:
  * write it and If-Match. On P_NONE *current is the lock's row: the current representation,
  * the patched document, whether the caller may write it. */
 static enum problem lock_record(struct req *r, const char *p[RP_COUNT], PGresult **current) {
-  const struct resource *s = r->route->resource;
+  struct resource *s = r->route->resource;
   *current = NULL;
   if (!path_ids_valid(r, p))
     return resource_missing(r);
-  PGresult *res = req_exec(r, s->lock, RP_COUNT, p);
+  PGresult *res = req_exec(r, &s->lock, RP_COUNT, p);
   if (res == NULL)
     return r->problem;
   *current = res;
@@ -168,7 +168,7 @@ static enum problem lock_record(struct req *r, const char *p[RP_COUNT], PGresult
 }
 
 enum problem resource_patch(struct req *r) {
-  const struct resource *s = r->route->resource;
+  struct resource *s = r->route->resource;
   PGresult *current = NULL, *res = NULL, *reread = NULL;
   json_t *valid = NULL, *doc = NULL;
   char *valid_text = NULL, *text = NULL;
@@ -187,7 +187,7 @@ enum problem resource_patch(struct req *r) {
     goto out;
   text = json_dumps(r->body, JSON_COMPACT);
   p[RP_BODY] = text;
-  res = req_exec(r, s->update, RP_COUNT, p);
+  res = req_exec(r, &s->update, RP_COUNT, p);
   if (res == NULL) {
     rc = req_refused(r, s->refusals);
     goto out;
@@ -208,14 +208,14 @@ out:
 }
 
 enum problem resource_delete(struct req *r) {
-  const struct resource *s = r->route->resource;
+  struct resource *s = r->route->resource;
   PGresult *current = NULL, *res = NULL;
   const char *p[RP_COUNT];
   bind_params(r, NULL, p);
   enum problem rc = lock_record(r, p, &current);
   if (rc != P_NONE)
     goto out;
-  res = req_exec(r, s->remove, RP_COUNT, p);
+  res = req_exec(r, &s->remove, RP_COUNT, p);
   rc = res == NULL ? req_refused(r, s->refusals)
                    : reply_deleted(r, s->name, p[RP_ID], PQgetvalue(current, 0, 0));
 out:

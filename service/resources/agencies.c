@@ -26,27 +26,11 @@ static const char *const LEVELS[] = {"municipal", "state", "federal", NULL};
 static const char *const TIERS[] = {"tier1", "advanced", NULL};
 static const char *const FREQUENCIES[] = {"monthly", "quarterly", NULL};
 /* The statuses a list can filter on: the stored ones and the derived "expired". */
-static const char *const STATUSES[] = {"applied",
-                                       "approved",
-                                       "enrolled",
-                                       "self_assessment",
-                                       "pre_assessment",
-                                       "site_assessment",
-                                       "awaiting_hearing",
-                                       "accredited",
-                                       "conditionally_accredited",
-                                       "reaccreditation",
-                                       "probation",
-                                       "suspended",
-                                       "expired",
-                                       "withdrawn",
-                                       "removed",
-                                       "revoked",
-                                       NULL};
+static const char *const STATUSES[] = {AGENCY_STATES, "expired", NULL};
 
 static enum problem agency_list(struct req *r);
-static const struct resource AGENCY;
-static const struct list_spec AGENCY_LIST;
+static struct resource AGENCY;
+static struct list_spec AGENCY_LIST;
 
 /* In the order of the $5 … $13 parameters of AGENCY_WHERE. */
 static const struct qparam AGENCY_QUERY[] = {{"type", Q_ENUM, false, TYPES},
@@ -93,7 +77,7 @@ static const struct field MEMBERSHIP_FIELDS[] = {{"member", F_BOOL},
 /* The lifecycle moves by transitions, the derived dates follow from it, the rest is kept by
  * the service: read-only. */
 static const struct field AGENCY_FIELDS[] = {
-    {"id", F_UUID, F_READ_ONLY},
+
     {"name", F_STRING, F_REQUIRED, 1, 300},
     {"type", F_ENUM, F_REQUIRED, 0, 0, TYPES},
     {"level", F_ENUM, F_REQUIRED, 0, 0, LEVELS},
@@ -125,9 +109,7 @@ static const struct field AGENCY_FIELDS[] = {
     {"next_annual_review_due", F_DATE, F_READ_ONLY},
     {"continuation_fees_due", F_STRING_ARRAY, F_READ_ONLY},
     {"demo", F_BOOL, F_READ_ONLY},
-    {"created_at", F_DATETIME, F_READ_ONLY},
-    {"updated_at", F_DATETIME, F_READ_ONLY},
-    {"version", F_INT, F_READ_ONLY},
+    RECORD_FIELDS,
     {NULL}};
 
 /* What a role may PATCH: coalition only the CAISPMEX membership; an advisor everything but
@@ -210,37 +192,17 @@ bool agency_role_may_write(enum role role, const char *name) {
  * the page. The CSV export has the same rows as records (agency_csv_record()). */
 #define AGENCY_PAGE "agency_list_json(a, $1)"
 #define AGENCY_CSV "agency_csv_record(a, $1)"
-static struct list_sort AGENCY_SORTS[] = {
-    LIST_SORT_CSV("agencies_by_name", "name", AGENCY_PAGE, AGENCY_CSV, "agencies a", AGENCY_WHERE,
-                  "a.name", "text", "14", "15", "16"),
-    LIST_SORT_CSV("agencies_by_created", "created_at", AGENCY_PAGE, AGENCY_CSV, "agencies a",
-                  AGENCY_WHERE, "a.created_at", "timestamptz", "14", "15", "16"),
-    LIST_SORT_CSV("agencies_by_updated", "updated_at", AGENCY_PAGE, AGENCY_CSV, "agencies a",
-                  AGENCY_WHERE, "a.updated_at", "timestamptz", "14", "15", "16"),
-    {NULL}};
-static struct db_stmt AGENCY_COUNT = {"agencies_count",
-                                      "SELECT count(*) FROM agencies a WHERE " AGENCY_WHERE};
-static struct db_stmt AGENCY_CSV_HEADER = {"agencies_csv_header",
-                                           "SELECT rtrim(agency_csv_header($1), E'\\r\\n')"};
-static struct db_stmt AGENCY_CSV_FINGERPRINT = {
-    "agencies_csv_fingerprint", CSV_FINGERPRINT_SQL("a", "agencies a", AGENCY_WHERE)};
-static const struct list_spec AGENCY_LIST = {AGENCY_SORTS, &AGENCY_COUNT, &AGENCY_CSV_HEADER,
-                                             &AGENCY_CSV_FINGERPRINT, "agencies.csv"};
+static struct list_sort AGENCY_SORTS[] = {LIST_SORTS_CSV("agencies", "name", AGENCY_PAGE,
+                                                         AGENCY_CSV, "agencies a", AGENCY_WHERE,
+                                                         "a.name", "text", "a", "14", "15", "16")};
+static struct list_spec AGENCY_LIST = {
+    AGENCY_SORTS,
+    LIST_COUNT("agencies_count", "agencies a", AGENCY_WHERE),
+    {"agencies_csv_header", "SELECT rtrim(agency_csv_header($1), E'\\r\\n')"},
+    CSV_FINGERPRINT("agencies_csv_fingerprint", "a", "agencies a", AGENCY_WHERE),
+    "agencies.csv"};
 
 /* $1 id, $2 body, $3 role, $4 sub, $5 agency, $7 request id (see struct resource). */
-static struct db_stmt AGENCY_GET = {"agency_get",
-                                    "SELECT agency_json_for(a, $3) FROM agencies a"
-                                    " WHERE a.id = $1::uuid AND agency_visible_to(a, $3, $5)"};
-static struct db_stmt AGENCY_LOCK = {
-    "agency_lock",
-    "SELECT agency_json(a), jsonb_merge_patch(agency_json(a)::jsonb, $2::jsonb)::text,"
-    " agency_writable_by(a, $3, $4) FROM agencies a WHERE a.id = $1::uuid FOR UPDATE"};
-static struct db_stmt AGENCY_CREATE = {
-    "agency_create", "SELECT agency_json(a), a.id"
-                     " FROM agency_create($2::jsonb, coalesce($4, 'anonymous'), $3, $7) a"};
-static struct db_stmt AGENCY_UPDATE = {
-    "agency_update", "SELECT agency_json(a) FROM agency_update($1::uuid, $2::jsonb) a"};
-static struct db_stmt AGENCY_DELETE = {"agency_delete", "SELECT agency_delete($1::uuid)"};
 /* Field errors that need the data. $1 the document (a new agency's, or the one a patch
  * makes), $2 the patch (NULL for a new agency): only the members it names are judged. */
 static struct db_stmt AGENCY_PROBLEMS = {
@@ -248,7 +210,33 @@ static struct db_stmt AGENCY_PROBLEMS = {
     "SELECT field, code, arg FROM agency_problems($1::jsonb,"
     " CASE WHEN $2::jsonb IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_object_keys($2::jsonb)) END)"};
 
+/* Whether the caller may work on the agency; no row when the agency does not exist. */
+static struct db_stmt AGENCY_SCOPE = {
+    "agency_scope", "SELECT agency_scope_allows(a.id, $2::text, $3::text, $4::text)"
+                    " FROM agencies a WHERE a.id = $1::uuid"};
+
 /* -------------------------------------------------------------- handlers */
+
+enum problem agency_missing(struct req *r) {
+  return req_fail(r, P_NOT_FOUND, "No agency has this id.", "Ninguna agencia tiene este id.");
+}
+
+enum problem agency_access(struct req *r, const char *agency) {
+  if (!uuid_valid(agency))
+    return agency_missing(r);
+  const char *p[] = {agency, role_name(r->caller.role), req_caller_sub(r), req_caller_agency(r)};
+  PGresult *res = req_exec(r, &AGENCY_SCOPE, 4, p);
+  if (res == NULL)
+    return r->problem;
+  enum problem rc = P_NONE;
+  if (PQntuples(res) == 0)
+    rc = agency_missing(r);
+  else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+    rc = req_fail(r, P_FORBIDDEN, "This agency is not yours to see or change.",
+                  "Esta agencia no le corresponde.");
+  PQclear(res);
+  return rc;
+}
 
 static bool public_caller(const struct req *r) {
   return r->caller.role == ROLE_ANONYMOUS || r->caller.role == ROLE_PARTNER;
@@ -316,17 +304,22 @@ static enum problem agency_list(struct req *r) {
   return list_respond(r);
 }
 
-static const struct resource AGENCY = {
+static struct resource AGENCY = {
     "agency",
     "/v1/agencies",
     "No agency has this id.",
     "Ninguna agencia tiene este id.",
     .fields = AGENCY_FIELDS,
-    .get = &AGENCY_GET,
-    .lock = &AGENCY_LOCK,
-    .create = &AGENCY_CREATE,
-    .update = &AGENCY_UPDATE,
-    .remove = &AGENCY_DELETE,
+    .get = {"agency_get", "SELECT agency_json_for(a, $3) FROM agencies a"
+                          " WHERE a.id = $1::uuid AND agency_visible_to(a, $3, $5)"},
+    .lock = {"agency_lock",
+             "SELECT agency_json(a), jsonb_merge_patch(agency_json(a)::jsonb, $2::jsonb)::text,"
+             " agency_writable_by(a, $3, $4) FROM agencies a WHERE a.id = $1::uuid FOR UPDATE"},
+    .create = {"agency_create",
+               "SELECT agency_json(a), a.id"
+               " FROM agency_create($2::jsonb, coalesce($4, 'anonymous'), $3, $7) a"},
+    .update = {"agency_update", "SELECT agency_json(a) FROM agency_update($1::uuid, $2::jsonb) a"},
+    .remove = {"agency_delete", "SELECT agency_delete($1::uuid)"},
     .check = agency_check,
     .refusals = AGENCY_REFUSALS,
     .forbidden_en = "Only the agency's assigned advisors may change it.",

@@ -1,11 +1,19 @@
 /*
- * agencies.h — what agencies.c shares with the agency import (agency_import.c): the checks
- * of an agency document that need no data, and which members a role may write.
+ * agencies.h — what agencies.c shares with the agency import (agency_import.c) and the
+ * agencies' nested resources: the checks of an agency document that need no data, which
+ * members a role may write, and who works on an agency.
  */
 #ifndef ACREDITA_AGENCIES_H
 #define ACREDITA_AGENCIES_H
 
 #include "http/http.h"
+
+/* The states an agency moves between (API.md §3), as transitions name them. A status as shown
+ * may also read "expired" (derived from the date). */
+#define AGENCY_STATES                                                                              \
+  "applied", "approved", "enrolled", "self_assessment", "pre_assessment", "site_assessment",       \
+      "awaiting_hearing", "accredited", "conditionally_accredited", "reaccreditation",             \
+      "probation", "suspended", "withdrawn", "removed", "revoked"
 
 /* Adds the field errors of an agency document found without the database (unknown members,
  * types, formats, lengths, external_ids): a new agency's (patch false, required members
@@ -16,5 +24,12 @@ int agency_shape_errors(struct req *r, const json_t *doc, bool patch);
 bool agency_read_only(const char *name);
 /* True when role may write the top-level member name (coalition: membership only). */
 bool agency_role_may_write(enum role role, const char *name);
+
+/* Whether the caller works on the agency (admin, inl, its advisors, its own users): P_NONE;
+ * 404 when it does not exist (or the id is no UUID); 403 when it is not the caller's; or the
+ * database's failure. */
+enum problem agency_access(struct req *r, const char *agency);
+/* Answers 404: no agency has the id. */
+enum problem agency_missing(struct req *r);
 
 #endif

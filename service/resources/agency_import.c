@@ -42,6 +42,19 @@
 
 static const char *const MODES[] = {"atomic", "partial", NULL};
 
+static enum problem agency_import(struct req *r);
+
+static const struct qparam IMPORT_QUERY[] = {
+    {"dry_run", Q_BOOL}, {"mode", Q_ENUM, false, MODES}, {NULL}};
+
+static const struct route ROUTES[] = {{"POST", "/v1/agencies/import", ROLE_ADMIN | ROLE_COALITION,
+                                       agency_import, R_BODY_RAW | R_LARGE_BODY | R_IDEMPOTENT,
+                                       IMPORT_QUERY},
+                                      {NULL}};
+
+/* Named like the agencies' table: the route needs the scope agencies:write. */
+const struct route_table IMPORT_ROUTES = {"agencies", ROUTES};
+
 enum format { FORMAT_NDJSON, FORMAT_CSV };
 enum status { S_CREATED, S_UPDATED, S_UNCHANGED, S_ERROR, S__COUNT };
 static const char *const STATUS_NAMES[S__COUNT] = {"created", "updated", "unchanged", "error"};
@@ -70,36 +83,15 @@ struct csv_column {
   enum ckind kind;
 };
 
-/* The columns of the CSV export (agency_csv_header() in 0003_agencies.sql), in its order. */
-static const struct csv_column COLUMNS[] = {
-    {"id", "id", NULL, C_TEXT},
-    {"name", "name", NULL, C_TEXT},
-    {"acronym", "acronym", NULL, C_TEXT},
-    {"type", "type", NULL, C_TEXT},
-    {"level", "level", NULL, C_TEXT},
-    {"state", "state", NULL, C_TEXT},
-    {"municipality", "municipality", NULL, C_TEXT},
-    {"website", "website", NULL, C_TEXT},
+/* The columns are the CSV export's (agency_csv_header('admin') in SQL, read per import).
+ * A column fills the top-level member of its own name, as text, unless it is one of these. */
+static const struct csv_column SPECIAL_COLUMNS[] = {
     {"ceo_name", "ceo", "name", C_TEXT},
     {"ceo_title", "ceo", "title", C_TEXT},
     {"accreditation_manager_name", "accreditation_manager", "name", C_TEXT},
     {"accreditation_manager_email", "accreditation_manager", "email", C_TEXT},
     {"accreditation_manager_phone", "accreditation_manager", "phone", C_TEXT},
-    {"regional_manager_id", "regional_manager_id", NULL, C_TEXT},
     {"advisor_ids", "advisor_ids", NULL, C_LIST},
-    {"tier", "tier", NULL, C_TEXT},
-    {"status", "status", NULL, C_TEXT},
-    {"status_reason", "status_reason", NULL, C_TEXT},
-    {"applied_on", "applied_on", NULL, C_TEXT},
-    {"approved_on", "approved_on", NULL, C_TEXT},
-    {"enrolled_on", "enrolled_on", NULL, C_TEXT},
-    {"accredited_on", "accredited_on", NULL, C_TEXT},
-    {"accreditation_expires_on", "accreditation_expires_on", NULL, C_TEXT},
-    {"withdrawn_on", "withdrawn_on", NULL, C_TEXT},
-    {"removed_on", "removed_on", NULL, C_TEXT},
-    {"implementation_plan_due", "implementation_plan_due", NULL, C_TEXT},
-    {"self_assessment_due", "self_assessment_due", NULL, C_TEXT},
-    {"next_annual_review_due", "next_annual_review_due", NULL, C_TEXT},
     {"reporting_frequency", "reporting", "frequency", C_TEXT},
     {"last_report_on", "reporting", "last_report_on", C_TEXT},
     {"next_report_due", "reporting", "next_report_due", C_TEXT},
@@ -108,9 +100,10 @@ static const struct csv_column COLUMNS[] = {
     {"dues_paid_through", "membership", "dues_paid_through", C_TEXT},
     {"membership_external_id", "membership", "external_id", C_TEXT},
     {"in_program", "in_program", NULL, C_BOOL},
-    {"created_at", "created_at", NULL, C_TEXT},
-    {"updated_at", "updated_at", NULL, C_TEXT},
-    {NULL, NULL, NULL, C_TEXT}};
+    {NULL}};
+
+static struct db_stmt EXPORT_COLUMNS = {"agency_import_columns",
+                                        "SELECT rtrim(agency_csv_header('admin'), E'\\r\\n')"};
 
 /* Objects that are null as a whole when every one of their columns is empty. */
 static const char *const NULLABLE_GROUPS[] = {"ceo", "accreditation_manager", NULL};
@@ -147,10 +140,11 @@ struct import {
   enum format format;
   bool dry_run;
   bool partial;
-  struct record *records;            /* the lines that hold something, in order; owned */
-  size_t skip;                       /* records before the first line to import (the CSV header) */
-  size_t nrecords;                   /* lines to import: records after skip */
-  const struct csv_column **columns; /* CSV: each header cell's column */
+  struct record *records;     /* the lines that hold something, in order; owned */
+  size_t skip;                /* records before the first line to import (the CSV header) */
+  size_t nrecords;            /* lines to import: records after skip */
+  struct csv_column *columns; /* CSV: each header cell's column; names point into known */
+  char *known;                /* the export's columns, comma-separated; owned */
   size_t ncolumns;
   json_t *seen;           /* agencies named so far: keys are ids or "external_id:…" */
   struct result *results; /* every line's result, in order: nrecords of them at most */
@@ -172,15 +166,13 @@ static struct db_stmt IMPORT_MATCH = {
     "  OR a.membership_external_id = ANY (ARRAY(SELECT ext FROM k WHERE id IS NULL))"
     "  ORDER BY a.id FOR UPDATE)"
     " SELECT k.n, m.id, m.json FROM k JOIN m ON m.id = k.id OR (k.id IS NULL AND m.ext = k.ext)"
-    " ORDER BY k.n",
-    0};
+    " ORDER BY k.n"};
 /* The chunk's checks that need the data, and its writes: agency_import_apply() in
- * 0007_import.sql; $5 guarded runs each line in a subtransaction. */
+ * db/functions/09_import.sql; $5 guarded runs each line in a subtransaction. */
 static struct db_stmt IMPORT_APPLY = {
     "agency_import_apply",
     "SELECT line_no, line_status, agency, line_errors, before_json, after_json"
-    " FROM agency_import_apply($1::jsonb, $2, $3, $4, $5::boolean)",
-    0};
+    " FROM agency_import_apply($1::jsonb, $2, $3, $4, $5::boolean)"};
 
 /* ------------------------------------------------------------ line errors */
 
@@ -305,10 +297,32 @@ static json_t *csv_cells(const char *s, size_t len) {
 
 /* ---------------------------------------------------------------- parsing */
 
+/* The column the export names name (one of imp->known's), or false. */
+static bool export_column(struct import *imp, const char *name, struct csv_column *out) {
+  size_t n = strlen(name);
+  for (const char *p = imp->known; p != NULL && *p != '\0'; p += strcspn(p, ",")) {
+    p += *p == ',';
+    if (strncasecmp(p, name, n) != 0 || (p[n] != ',' && p[n] != '\0'))
+      continue;
+    *out = (struct csv_column){strndup(p, n), NULL, NULL, C_TEXT};
+    out->member = out->name;
+    for (const struct csv_column *c = SPECIAL_COLUMNS; c->name != NULL; c++)
+      if (strcmp(c->name, out->name) == 0)
+        *out = (struct csv_column){out->name, c->member, c->sub, c->kind};
+    return true;
+  }
+  return false;
+}
+
 /* Reads the CSV header (the first line) into imp->columns. Unknown and repeated columns are
  * request errors (field "/1/<column>"). Returns the number of errors, or -1 when the header
- * itself cannot be read. */
+ * itself cannot be read (or the export's columns cannot: the problem is set). */
 static int csv_header(struct req *r, struct import *imp, const struct record *rec) {
+  PGresult *res = req_exec(r, &EXPORT_COLUMNS, 0, NULL);
+  if (res == NULL)
+    return -1;
+  imp->known = strdup(PQgetvalue(res, 0, 0));
+  PQclear(res);
   json_t *cells = csv_cells(rec->text, rec->len);
   if (cells == NULL)
     return -1;
@@ -326,16 +340,13 @@ static int csv_header(struct req *r, struct import *imp, const struct record *re
     for (size_t k = strlen(name); k > 0 && name[k - 1] == ' '; k--)
       name[k - 1] = '\0';
     snprintf(ptr, sizeof ptr, "/%d/%s", rec->line, name);
-    for (size_t c = 0; COLUMNS[c].name != NULL; c++)
-      if (strcasecmp(COLUMNS[c].name, name) == 0)
-        imp->columns[i] = &COLUMNS[c];
-    if (imp->columns[i] == NULL) {
+    if (name[0] == '\0' || !export_column(imp, name, &imp->columns[i])) {
       req_field_error(r, ptr, "unknown_field", NULL);
       errs++;
       continue;
     }
     for (size_t k = 0; k < i; k++)
-      if (imp->columns[k] == imp->columns[i]) {
+      if (imp->columns[k].name != NULL && strcmp(imp->columns[k].name, imp->columns[i].name) == 0) {
         req_field_error(r, ptr, "repeated", NULL);
         errs++;
       }
@@ -398,7 +409,7 @@ static json_t *csv_doc(struct req *r, const struct import *imp, struct line *l,
   }
   json_t *doc = json_object();
   for (size_t i = 0; i < imp->ncolumns; i++) {
-    const struct csv_column *c = imp->columns[i];
+    const struct csv_column *c = &imp->columns[i];
     json_t *v = cell_value(r, l, c, json_string_value(json_array_get(cells, i)));
     if (v == NULL)
       continue;
@@ -836,6 +847,8 @@ static enum problem import_read(struct req *r, struct import *imp) {
     return req_fail(r, P_BAD_REQUEST, "The first line must be the header.",
                     "La primera línea debe ser el encabezado.");
   int errs = csv_header(r, imp, &imp->records[0]);
+  if (errs < 0 && r->problem != P_NONE)
+    return r->problem;
   if (errs < 0)
     return req_fail(r, P_BAD_REQUEST, "The header line is not valid CSV.",
                     "La línea de encabezado no es CSV válido.");
@@ -977,23 +990,13 @@ out:
     json_decref(imp.results[i].errors);
   free(imp.results);
   free(imp.records);
+  for (size_t i = 0; i < imp.ncolumns; i++)
+    free((char *)imp.columns[i].name);
   free(imp.columns);
+  free(imp.known);
   json_decref(imp.seen);
   /* An import's peak is several megabytes. glibc keeps what is freed in the thread's arena,
    * and every thread of the pool has one: without this, each would hold its largest import. */
   malloc_trim(0);
   return rc;
 }
-
-/* ------------------------------------------------------------------ routes */
-
-static const struct qparam IMPORT_QUERY[] = {
-    {"dry_run", Q_BOOL, false, NULL}, {"mode", Q_ENUM, false, MODES}, {NULL, 0, false, NULL}};
-
-static const struct route ROUTES[] = {{"POST", "/v1/agencies/import", ROLE_ADMIN | ROLE_COALITION,
-                                       agency_import, R_BODY_RAW | R_LARGE_BODY | R_IDEMPOTENT,
-                                       IMPORT_QUERY, NULL},
-                                      {NULL, NULL, 0, NULL, 0, NULL, NULL}};
-
-/* Named like the agencies' table: the route needs the scope agencies:write. */
-const struct route_table IMPORT_ROUTES = {"agencies", ROUTES};

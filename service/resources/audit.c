@@ -7,8 +7,9 @@
  * codec wants a UUID beside the sort key, so the sequence also stands in as one.
  */
 #include "resources/resources.h"
+#include "resources/sql.h"
 
-static const struct list_spec AUDIT_LIST;
+static struct list_spec AUDIT_LIST;
 
 /* In the order of $5 … $9. */
 static const struct qparam AUDIT_QUERY[] = {{"resource", Q_STRING}, {"id", Q_STRING},
@@ -40,6 +41,5 @@ static struct list_sort AUDIT_SORTS[] = {
     {"at",
      {{"audit_by_at_asc", AUDIT_PAGE(">", "ASC")}, {"audit_by_at_desc", AUDIT_PAGE("<", "DESC")}}},
     {NULL}};
-static struct db_stmt AUDIT_COUNT = {"audit_count",
-                                     "SELECT count(*) FROM audit e WHERE " AUDIT_WHERE};
-static const struct list_spec AUDIT_LIST = {AUDIT_SORTS, &AUDIT_COUNT};
+static struct list_spec AUDIT_LIST = {AUDIT_SORTS,
+                                      LIST_COUNT("audit_count", "audit e", AUDIT_WHERE)};

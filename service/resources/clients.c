@@ -18,8 +18,8 @@ static const char *const CLIENT_ROLES[] = {"partner", "coalition", "inl", NULL};
 static const char *const BOOL_VALUES[] = {"true", "false", NULL};
 
 static enum problem client_create(struct req *r);
-static const struct resource CLIENT;
-static const struct list_spec CLIENT_LIST;
+static struct resource CLIENT;
+static struct list_spec CLIENT_LIST;
 
 static const struct qparam CLIENT_QUERY[] = {
     {"role", Q_ENUM, false, CLIENT_ROLES}, {"active", Q_ENUM, false, BOOL_VALUES}, {NULL}};
@@ -48,31 +48,25 @@ static struct list_sort CLIENT_SORTS[] = {LIST_SORT("clients_by_created", "creat
                                                     "client_json(c)", "clients c", CLIENT_WHERE,
                                                     "c.created_at", "timestamptz", "7", "8", "9"),
                                           {NULL}};
-static struct db_stmt CLIENT_COUNT = {"clients_count",
-                                      "SELECT count(*) FROM clients c WHERE " CLIENT_WHERE};
-static const struct list_spec CLIENT_LIST = {CLIENT_SORTS, &CLIENT_COUNT};
+static struct list_spec CLIENT_LIST = {CLIENT_SORTS,
+                                       LIST_COUNT("clients_count", "clients c", CLIENT_WHERE)};
 
-static struct db_stmt CLIENT_GET = {"client_get",
-                                    "SELECT client_json(c) FROM clients c WHERE id = $1::uuid"};
-static struct db_stmt CLIENT_LOCK = {
-    "client_lock", "SELECT client_json(c) FROM clients c WHERE id = $1::uuid FOR UPDATE"};
 static struct db_stmt CLIENT_INSERT = {
     "client_insert",
     "INSERT INTO clients AS c (name, role, scopes, secret_hash)"
     " SELECT b->>'name', b->>'role',"
     " coalesce(ARRAY(SELECT jsonb_array_elements_text(b->'scopes')), '{}'), $2::text"
     " FROM (SELECT $1::jsonb AS b) x RETURNING client_json(c), id"};
-static struct db_stmt CLIENT_DELETE = {"client_delete", "DELETE FROM clients WHERE id = $1::uuid"};
 
-static const struct resource CLIENT = {
+static struct resource CLIENT = {
     "client",
     "/v1/clients",
     "No client has this id.",
     "Ningún cliente tiene este id.",
     .fields = CLIENT_FIELDS,
-    .get = &CLIENT_GET,
-    .lock = &CLIENT_LOCK,
-    .remove = &CLIENT_DELETE,
+    .get = {"client_get", "SELECT client_json(c) FROM clients c WHERE id = $1::uuid"},
+    .lock = {"client_lock", "SELECT client_json(c) FROM clients c WHERE id = $1::uuid FOR UPDATE"},
+    .remove = {"client_delete", "DELETE FROM clients WHERE id = $1::uuid"},
 };
 
 /* 32 random bytes, base64url: the secret a client signs in with. */

@@ -11,6 +11,7 @@
  * (422, code not_allowed). Agency users reach only their agency, advisors only the agencies
  * they are assigned to (403 otherwise).
  */
+#include "resources/agencies.h"
 #include "resources/resources.h"
 #include "resources/sql.h"
 
@@ -22,7 +23,7 @@ static enum problem compliance_list(struct req *r);
 static enum problem compliance_summary(struct req *r);
 static enum problem compliance_get(struct req *r);
 static enum problem compliance_put(struct req *r);
-static const struct list_spec COMPLIANCE_LIST;
+static struct list_spec COMPLIANCE_LIST;
 
 static const char *const PROGRESS_VALUES[] = {"not_started", "in_progress", "in_review", "done",
                                               NULL};
@@ -76,13 +77,6 @@ static const char *const REVIEWER_FIELDS[] = {"result", "reviewed_by", "reviewed
 
 /* ------------------------------------------------------------------- SQL */
 
-/* Whether the caller may work on the agency; no row when the agency does not exist. */
-static struct db_stmt COMPLIANCE_AGENCY_ACCESS = {
-    "compliance_agency_access",
-    "SELECT agency_scope_allows(a.id, $2::text, $3::text, $4::text) FROM agencies a"
-    " WHERE a.id = $1::uuid",
-    0};
-
 #define COMPLIANCE_WHERE                                                                           \
   "agency_scope_allows($5::uuid, $1::text, $2::text, $3::text)"                                    \
   " AND ($4::timestamptz IS NULL OR x.record_updated_at >= $4::timestamptz)"                       \
@@ -97,9 +91,8 @@ static struct list_sort COMPLIANCE_SORTS[] = {LIST_SORT("compliance_by_number", 
                                                         COMPLIANCE_FROM, COMPLIANCE_WHERE,
                                                         "x.sort_key", "int[]", "12", "13", "14"),
                                               {NULL}};
-static struct db_stmt COMPLIANCE_COUNT = {
-    "compliance_count", "SELECT count(*) FROM " COMPLIANCE_FROM " WHERE " COMPLIANCE_WHERE};
-static const struct list_spec COMPLIANCE_LIST = {COMPLIANCE_SORTS, &COMPLIANCE_COUNT};
+static struct list_spec COMPLIANCE_LIST = {
+    COMPLIANCE_SORTS, LIST_COUNT("compliance_count", COMPLIANCE_FROM, COMPLIANCE_WHERE)};
 static struct db_stmt COMPLIANCE_SUMMARY = {
     "compliance_summary", "SELECT agency_compliance_summary($1::uuid, $2::text)", 0};
 static struct db_stmt COMPLIANCE_ITEM = {
@@ -134,29 +127,6 @@ static const struct refusal COMPLIANCE_REFUSALS[] = {
 
 /* -------------------------------------------------------------- handlers */
 
-static enum problem agency_not_found(struct req *r) {
-  return req_fail(r, P_NOT_FOUND, "No agency has this id.", "Ninguna agencia tiene este id.");
-}
-
-/* 404 when the agency does not exist, 403 when the caller may not work on it. */
-static enum problem agency_access(struct req *r, const char *agency) {
-  if (!uuid_valid(agency))
-    return agency_not_found(r);
-  const char *p[] = {agency, role_name(r->caller.role), r->caller.sub[0] ? r->caller.sub : NULL,
-                     r->caller.agency_id[0] ? r->caller.agency_id : NULL};
-  PGresult *res = req_exec(r, &COMPLIANCE_AGENCY_ACCESS, 4, p);
-  if (res == NULL)
-    return r->problem;
-  enum problem rc = P_NONE;
-  if (PQntuples(res) == 0)
-    rc = agency_not_found(r);
-  else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
-    rc = req_fail(r, P_FORBIDDEN, "This agency's compliance is not yours to see or change.",
-                  "El cumplimiento de esta agencia no le corresponde.");
-  PQclear(res);
-  return rc;
-}
-
 static enum problem item_not_found(struct req *r) {
   return req_fail(r, P_NOT_FOUND, "This standard is not in the agency's catalog.",
                   "Este estándar no está en el catálogo de la agencia.");
@@ -173,12 +143,7 @@ static enum problem compliance_summary(struct req *r) {
   if (rc != P_NONE)
     return rc;
   const char *p[] = {agency, req_query_value(r, "manual_version")};
-  PGresult *res = req_exec(r, &COMPLIANCE_SUMMARY, 2, p);
-  if (res == NULL)
-    return r->problem;
-  rc = reply_json(r, 200, PQgetvalue(res, 0, 0));
-  PQclear(res);
-  return rc;
+  return reply_row(r, req_exec(r, &COMPLIANCE_SUMMARY, 2, p), agency_missing);
 }
 
 static enum problem compliance_get(struct req *r) {

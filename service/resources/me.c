@@ -5,6 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+static enum problem me_get(struct req *r);
+
+static const struct route ROUTES[] = {{"GET", "/v1/me", ROLES_SIGNED_IN, me_get}, {NULL}};
+
+const struct route_table ME_ROUTES = {"me", ROUTES};
+
 static struct db_stmt ME_USER = {"me_user", "SELECT user_json(u) FROM users u WHERE id::text = $1",
                                  0};
 static struct db_stmt ME_CLIENT = {"me_client",
@@ -50,7 +56,3 @@ static enum problem me_get(struct req *r) {
   return reply_jansson(
       r, 200, json_pack("{s:o,s:o,s:o}", "claims", claims, "user", user, "client", client));
 }
-
-static const struct route ROUTES[] = {{"GET", "/v1/me", ROLES_SIGNED_IN, me_get}, {NULL}};
-
-const struct route_table ME_ROUTES = {"me", ROUTES};

@@ -21,6 +21,13 @@ extern const struct route_table WEBINAR_ROUTES;
 extern const struct route_table WORKSHOP_ROUTES;
 extern const struct route_table IMPORT_ROUTES;
 
+/* The members every stored record's representation has, none of them a body's to set. */
+#define RECORD_FIELDS                                                                              \
+  {"id", F_UUID, F_READ_ONLY}, {"created_at", F_DATETIME, F_READ_ONLY},                            \
+      {"updated_at", F_DATETIME, F_READ_ONLY}, {                                                   \
+    "version", F_INT, F_READ_ONLY                                                                  \
+  }
+
 /* Adds a field error when body's timezone is not one of PostgreSQL's (zones.c): checked
  * with the other fields, so that every error is reported at once (a trigger checks too).
  * A_OK, or A_ERR with the problem set. */

@@ -10,6 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+static enum problem healthz(struct req *r);
+static enum problem readyz(struct req *r);
+static enum problem metrics(struct req *r);
+static enum problem openapi(struct req *r);
+static enum problem jwks(struct req *r);
+
+static const struct route ROUTES[] = {{"GET", "/healthz", ROLES_ALL, healthz, R_NO_DB},
+                                      {"GET", "/readyz", ROLES_ALL, readyz, 0},
+                                      {"GET", "/metrics", ROLES_ALL, metrics, R_NO_DB},
+                                      {"GET", "/v1/openapi.yaml", ROLES_ALL, openapi, R_NO_DB},
+                                      {"GET", "/.well-known/jwks.json", ROLES_ALL, jwks, R_NO_DB},
+                                      {NULL}};
+
+const struct route_table SERVICE_ROUTES = {"service", ROUTES};
+
 static enum problem healthz(struct req *r) {
   return reply_json(r, 200, "{\"status\":\"ok\"}");
 }
@@ -59,12 +74,3 @@ static enum problem jwks(struct req *r) {
   free(keys);
   return P_NONE;
 }
-
-static const struct route ROUTES[] = {{"GET", "/healthz", ROLES_ALL, healthz, R_NO_DB},
-                                      {"GET", "/readyz", ROLES_ALL, readyz, 0},
-                                      {"GET", "/metrics", ROLES_ALL, metrics, R_NO_DB},
-                                      {"GET", "/v1/openapi.yaml", ROLES_ALL, openapi, R_NO_DB},
-                                      {"GET", "/.well-known/jwks.json", ROLES_ALL, jwks, R_NO_DB},
-                                      {NULL}};
-
-const struct route_table SERVICE_ROUTES = {"service", ROUTES};

@@ -33,10 +33,38 @@
         PAGE_STMTS(stmt "_csv", csv, from, where, key, keytype, k, i, lim)                         \
   }
 
+/* The two sorts every list of stored records has: created_at and updated_at (t: the table's
+ * alias), named stmt_by_created and stmt_by_updated. */
+#define LIST_SORTS_BY_TIME(stmt, json, from, where, t, k, i, lim)                                  \
+  LIST_SORT(stmt "_by_created", "created_at", json, from, where, t ".created_at", "timestamptz",   \
+            k, i, lim),                                                                            \
+      LIST_SORT(stmt "_by_updated", "updated_at", json, from, where, t ".updated_at",              \
+                "timestamptz", k, i, lim)
+#define LIST_SORTS_BY_TIME_CSV(stmt, json, csv, from, where, t, k, i, lim)                         \
+  LIST_SORT_CSV(stmt "_by_created", "created_at", json, csv, from, where, t ".created_at",         \
+                "timestamptz", k, i, lim),                                                         \
+      LIST_SORT_CSV(stmt "_by_updated", "updated_at", json, csv, from, where, t ".updated_at",     \
+                    "timestamptz", k, i, lim)
+
+/* A list's sorts, ended: its own first (field, on key), then created_at and updated_at. */
+#define LIST_SORTS(stmt, field, json, from, where, key, keytype, t, k, i, lim)                     \
+  LIST_SORT(stmt "_by_" field, field, json, from, where, key, keytype, k, i, lim),                 \
+      LIST_SORTS_BY_TIME(stmt, json, from, where, t, k, i, lim), {NULL}
+#define LIST_SORTS_CSV(stmt, field, json, csv, from, where, key, keytype, t, k, i, lim)            \
+  LIST_SORT_CSV(stmt "_by_" field, field, json, csv, from, where, key, keytype, k, i, lim),        \
+      LIST_SORTS_BY_TIME_CSV(stmt, json, csv, from, where, t, k, i, lim), {NULL}
+
+/* A list's count (struct list_spec): the rows its filters select. */
+#define LIST_COUNT(stmt, from, where)                                                              \
+  { stmt, "SELECT count(*) FROM " from " WHERE " where }
+
 /* A CSV list's fingerprint: what its rows are made of (how many, their versions, and today,
  * on which derived values depend). Its ETag hashes this, not the streamed bytes. */
-#define CSV_FINGERPRINT_SQL(alias, from, where)                                                    \
-  "SELECT count(*) || ':' || coalesce(sum(hashtextextended(" alias ".id::text || ':' || " alias    \
-  ".version, 0)), 0) || ':' || mx_today() FROM " from " WHERE " where
+#define CSV_FINGERPRINT(stmt, alias, from, where)                                                  \
+  {                                                                                                \
+    stmt, "SELECT count(*) || ':' || coalesce(sum(hashtextextended(" alias                         \
+          ".id::text || ':' || " alias ".version, 0)), 0) || ':' || mx_today() FROM " from         \
+          " WHERE " where                                                                          \
+  }
 
 #endif

@@ -33,8 +33,8 @@ static const char *const TIME_SENSITIVE_FILTER[] = {
     "annual", "biennial", "triennial",      "quadrennial", NULL};
 
 static enum problem standard_import(struct req *r);
-static const struct resource STANDARD;
-static const struct list_spec STANDARD_LIST;
+static struct resource STANDARD;
+static struct list_spec STANDARD_LIST;
 
 static const struct qparam STANDARD_QUERY[] = {
     {"program", Q_ENUM, false, PROGRAM_VALUES},
@@ -68,7 +68,7 @@ static const struct field CHAPTER_FIELDS[] = {
 static const struct field BULLET_FIELDS[] = {
     {"key", F_STRING, F_REQUIRED, 1, 2}, {"summary", F_BILINGUAL, F_REQUIRED}, {NULL}};
 static const struct field STANDARD_FIELDS[] = {
-    {"id", F_UUID, F_READ_ONLY},
+
     {"program", F_ENUM, F_REQUIRED, 0, 0, PROGRAM_VALUES},
     {"manual_version", F_STRING, F_REQUIRED, 0, 19},
     {"number", F_STRING, F_REQUIRED, 0, 14},
@@ -79,9 +79,7 @@ static const struct field STANDARD_FIELDS[] = {
     {"tiers", F_STRING_ARRAY, 0, 0, 2, TIER_VALUES},
     {"time_sensitive", F_ENUM, F_NULLABLE, 0, 0, FREQUENCY_VALUES},
     {"active", F_BOOL},
-    {"created_at", F_DATETIME, F_READ_ONLY},
-    {"updated_at", F_DATETIME, F_READ_ONLY},
-    {"version", F_INT, F_READ_ONLY},
+    RECORD_FIELDS,
     {NULL}};
 
 /* True when s is min..max dot-separated whole numbers of 1-4 digits without leading zeros;
@@ -229,31 +227,12 @@ static const struct refusal STANDARD_REFUSALS[] = {
   " AND ($11::text IS NULL OR fold(concat_ws(' ', s.number, s.title->>'es', s.title->>'en',"       \
   "   s.summary->>'es', s.summary->>'en')) LIKE contains_pattern($11::text))"
 
-static struct list_sort STANDARD_SORTS[] = {
-    LIST_SORT("standards_by_number", "number", "standard_json(s)", "standards s", STANDARD_WHERE,
-              "s.sort_key", "int[]", "12", "13", "14"),
-    LIST_SORT("standards_by_created", "created_at", "standard_json(s)", "standards s",
-              STANDARD_WHERE, "s.created_at", "timestamptz", "12", "13", "14"),
-    LIST_SORT("standards_by_updated", "updated_at", "standard_json(s)", "standards s",
-              STANDARD_WHERE, "s.updated_at", "timestamptz", "12", "13", "14"),
-    {NULL}};
-static struct db_stmt STANDARD_COUNT = {"standards_count",
-                                        "SELECT count(*) FROM standards s WHERE " STANDARD_WHERE};
-static const struct list_spec STANDARD_LIST = {STANDARD_SORTS, &STANDARD_COUNT};
+static struct list_sort STANDARD_SORTS[] = {LIST_SORTS("standards", "number", "standard_json(s)",
+                                                       "standards s", STANDARD_WHERE, "s.sort_key",
+                                                       "int[]", "s", "12", "13", "14")};
+static struct list_spec STANDARD_LIST = {
+    STANDARD_SORTS, LIST_COUNT("standards_count", "standards s", STANDARD_WHERE)};
 
-static struct db_stmt STANDARD_GET = {
-    "standard_get", "SELECT standard_json(s) FROM standards s WHERE id = $1::uuid"};
-static struct db_stmt STANDARD_LOCK = {
-    "standard_lock",
-    "SELECT standard_json(s), jsonb_merge_patch(standard_json(s)::jsonb, $2::jsonb)::text"
-    " FROM standards s WHERE id = $1::uuid FOR UPDATE"};
-static struct db_stmt STANDARD_CREATE = {
-    "standard_create",
-    "SELECT standard_json(s), s.id FROM standards_create(jsonb_build_array($2::jsonb)) s"};
-static struct db_stmt STANDARD_UPDATE = {
-    "standard_update", "SELECT standard_json(s) FROM standard_update($1::uuid, $2::jsonb) s"};
-static struct db_stmt STANDARD_DELETE = {"standard_delete",
-                                         "DELETE FROM standards WHERE id = $1::uuid"};
 /* Import: the positions (1-based) of standards whose number exists already. */
 static struct db_stmt STANDARD_IMPORT_TAKEN = {
     "standard_import_taken",
@@ -263,17 +242,22 @@ static struct db_stmt STANDARD_IMPORT_TAKEN = {
 static struct db_stmt STANDARD_IMPORT = {
     "standard_import", "SELECT standard_json(s), s.id FROM standards_create($1::jsonb) s"};
 
-static const struct resource STANDARD = {
+static struct resource STANDARD = {
     "standard",
     "/v1/standards",
     "No standard has this id.",
     "Ningún estándar tiene este id.",
     .fields = STANDARD_FIELDS,
-    .get = &STANDARD_GET,
-    .lock = &STANDARD_LOCK,
-    .create = &STANDARD_CREATE,
-    .update = &STANDARD_UPDATE,
-    .remove = &STANDARD_DELETE,
+    .get = {"standard_get", "SELECT standard_json(s) FROM standards s WHERE id = $1::uuid"},
+    .lock = {"standard_lock",
+             "SELECT standard_json(s), jsonb_merge_patch(standard_json(s)::jsonb, $2::jsonb)::text"
+             " FROM standards s WHERE id = $1::uuid FOR UPDATE"},
+    .create =
+        {"standard_create",
+         "SELECT standard_json(s), s.id FROM standards_create(jsonb_build_array($2::jsonb)) s"},
+    .update = {"standard_update",
+               "SELECT standard_json(s) FROM standard_update($1::uuid, $2::jsonb) s"},
+    .remove = {"standard_delete", "DELETE FROM standards WHERE id = $1::uuid"},
     .check = standard_check,
     .refusals = STANDARD_REFUSALS,
 };

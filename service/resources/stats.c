@@ -33,6 +33,13 @@
 #include <unistd.h>
 #include <yder.h>
 
+static enum problem stats_overview(struct req *r);
+
+static const struct route ROUTES[] = {
+    {"GET", "/v1/stats/overview", ROLE_ADMIN | ROLE_INL, stats_overview}, {NULL}};
+
+const struct route_table STATS_ROUTES = {"stats", ROUTES};
+
 #define STATS_MAX_AGE_S 300
 #define STATS_CHANNEL "acredita_stats"
 
@@ -219,8 +226,3 @@ static enum problem stats_overview(struct req *r) {
   snapshot_release(s);
   return P_NONE;
 }
-
-static const struct route ROUTES[] = {
-    {"GET", "/v1/stats/overview", ROLE_ADMIN | ROLE_INL, stats_overview}, {NULL}};
-
-const struct route_table STATS_ROUTES = {"stats", ROUTES};

@@ -8,6 +8,7 @@
  * in the nested paths. `overdue` is computed from Mexico City's date; `completed_at` is set
  * and cleared by a trigger as a task enters and leaves `done`. Both lists also answer CSV.
  */
+#include "resources/agencies.h"
 #include "resources/resources.h"
 #include "resources/sql.h"
 
@@ -36,8 +37,8 @@ static const char *const PRIORITY_VALUES[] = {"low", "normal", "high", NULL};
 static enum problem agency_task_list(struct req *r);
 static enum problem agency_task_create(struct req *r);
 static enum problem agency_due(struct req *r);
-static const struct resource TASK;
-static const struct list_spec TASK_LIST;
+static struct resource TASK;
+static struct list_spec TASK_LIST;
 
 /* The two lists declare their parameters in the same order: TASK_WHERE numbers them ($5 is
  * the agency, from the query or the path). */
@@ -72,8 +73,7 @@ const struct route_table TASK_ROUTES = {"tasks", ROUTES};
 
 /* ------------------------------------------------------------- validation */
 
-static const struct field TASK_FIELDS[] = {{"id", F_UUID, F_READ_ONLY},
-                                           {"agency_id", F_UUID, F_REQUIRED | F_FIXED},
+static const struct field TASK_FIELDS[] = {{"agency_id", F_UUID, F_REQUIRED | F_FIXED},
                                            {"standard_id", F_UUID, F_NULLABLE},
                                            {"kind", F_ENUM, F_REQUIRED, 0, 0, KIND_VALUES},
                                            {"title", F_STRING, F_REQUIRED, 1, 300},
@@ -84,9 +84,7 @@ static const struct field TASK_FIELDS[] = {{"id", F_UUID, F_READ_ONLY},
                                            {"priority", F_ENUM, 0, 0, 0, PRIORITY_VALUES},
                                            {"overdue", F_BOOL, F_READ_ONLY},
                                            {"completed_at", F_DATETIME, F_READ_ONLY},
-                                           {"created_at", F_DATETIME, F_READ_ONLY},
-                                           {"updated_at", F_DATETIME, F_READ_ONLY},
-                                           {"version", F_INT, F_READ_ONLY},
+                                           RECORD_FIELDS,
                                            {NULL}};
 
 static const struct refusal TASK_REFUSALS[] = {
@@ -99,11 +97,6 @@ static const struct refusal TASK_REFUSALS[] = {
     {NULL}};
 
 /* ------------------------------------------------------------------- SQL */
-
-/* Whether the caller may work on the agency; no row when the agency does not exist. */
-static struct db_stmt TASK_AGENCY_ACCESS = {
-    "task_agency_access", "SELECT agency_scope_allows(a.id, $2::text, $3::text, $4::text)"
-                          " FROM agencies a WHERE a.id = $1::uuid"};
 
 /* $1 role, $2 sub, $3 agency, $4 updated_since, then the filters ($5 the agency). */
 #define TASK_WHERE                                                                                 \
@@ -120,75 +113,40 @@ static struct db_stmt TASK_AGENCY_ACCESS = {
 
 /* Tasks without a due date sort after every dated one. */
 static struct list_sort TASK_SORTS[] = {
-    LIST_SORT_CSV("tasks_by_due", "due_on", "task_json(t)", "task_csv_row(t)", "tasks t",
-                  TASK_WHERE, "coalesce(t.due_on, 'infinity'::date)", "date", "13", "14", "15"),
-    LIST_SORT_CSV("tasks_by_created", "created_at", "task_json(t)", "task_csv_row(t)", "tasks t",
-                  TASK_WHERE, "t.created_at", "timestamptz", "13", "14", "15"),
-    LIST_SORT_CSV("tasks_by_updated", "updated_at", "task_json(t)", "task_csv_row(t)", "tasks t",
-                  TASK_WHERE, "t.updated_at", "timestamptz", "13", "14", "15"),
-    {NULL}};
-static struct db_stmt TASK_COUNT = {"tasks_count",
-                                    "SELECT count(*) FROM tasks t WHERE " TASK_WHERE};
-static struct db_stmt TASK_CSV_HEADER = {"tasks_csv_header", "SELECT task_csv_header()"};
-static struct db_stmt TASK_CSV_FINGERPRINT = {"tasks_csv_fingerprint",
-                                              CSV_FINGERPRINT_SQL("t", "tasks t", TASK_WHERE)};
-static const struct list_spec TASK_LIST = {TASK_SORTS, &TASK_COUNT, &TASK_CSV_HEADER,
-                                           &TASK_CSV_FINGERPRINT, "tasks.csv"};
+    LIST_SORTS_CSV("tasks", "due_on", "task_json(t)", "task_csv_row(t)", "tasks t", TASK_WHERE,
+                   "coalesce(t.due_on, 'infinity'::date)", "date", "t", "13", "14", "15")};
+static struct list_spec TASK_LIST = {
+    TASK_SORTS,
+    LIST_COUNT("tasks_count", "tasks t", TASK_WHERE),
+    {"tasks_csv_header", "SELECT task_csv_header()"},
+    CSV_FINGERPRINT("tasks_csv_fingerprint", "t", "tasks t", TASK_WHERE),
+    "tasks.csv"};
 
 /* $1 id, $2 body, $3 role, $4 sub, $5 agency (see struct resource). */
 #define TASK_SCOPE "agency_scope_allows(t.agency_id, $3::text, $4::text, $5::text)"
-static struct db_stmt TASK_GET = {"task_get", "SELECT task_json(t) FROM tasks t"
-                                              " WHERE t.id = $1::uuid AND " TASK_SCOPE};
-static struct db_stmt TASK_LOCK = {
-    "task_lock", "SELECT task_json(t), jsonb_merge_patch(task_json(t)::jsonb, $2::jsonb)::text"
-                 " FROM tasks t WHERE t.id = $1::uuid AND " TASK_SCOPE " FOR UPDATE"};
-static struct db_stmt TASK_CREATE = {"task_create",
-                                     "SELECT task_json(t), t.id FROM task_create($2::jsonb) t"};
-static struct db_stmt TASK_UPDATE = {"task_update",
-                                     "SELECT task_json(t) FROM task_update($1::uuid, $2::jsonb) t"};
-static struct db_stmt TASK_DELETE = {"task_delete", "DELETE FROM tasks WHERE id = $1::uuid"};
 static struct db_stmt AGENCY_DUE = {"agency_due",
                                     "SELECT agency_due_json($1::uuid, mx_today(), $2::int)"};
 
 /* -------------------------------------------------------------- handlers */
 
-static enum problem agency_missing(struct req *r) {
-  return req_fail(r, P_NOT_FOUND, "No agency has this id.", "Ninguna agencia tiene este id.");
-}
-
-/* Whether the caller may work on the agency: P_NONE; 403; or, when it does not exist,
- * missing (a 404 for a path, a field error for a body). */
-static enum problem agency_access(struct req *r, const char *agency, bool in_body) {
-  const char *p[] = {agency, role_name(r->caller.role), req_caller_sub(r), req_caller_agency(r)};
-  PGresult *res = req_exec(r, &TASK_AGENCY_ACCESS, 4, p);
-  if (res == NULL)
-    return r->problem;
-  enum problem rc = P_NONE;
-  if (PQntuples(res) == 0 && in_body)
-    req_field_error(r, "/agency_id", "not_found", NULL);
-  else if (PQntuples(res) == 0)
-    rc = agency_missing(r);
-  else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
-    rc = req_fail(r, P_FORBIDDEN, "This agency's tasks are not yours to see or change.",
-                  "Las tareas de esta agencia no le corresponden.");
-  PQclear(res);
-  return rc;
-}
-
 /* A new task's agency must be one the caller works on (a patch cannot move a task). */
 static int task_check(struct req *r, json_t *doc, const char *id) {
   const char *agency = json_string_value(json_object_get(doc, "agency_id"));
-  if (id != NULL || agency == NULL)
+  if (id != NULL || agency == NULL || agency_access(r, agency) == P_NONE)
     return A_OK;
-  return agency_access(r, agency, true) == P_NONE ? A_OK : A_ERR;
+  if (r->problem != P_NOT_FOUND)
+    return A_ERR;
+  /* An agency named in the body is a field of it: a 422 like the others, not a 404. */
+  r->problem = P_NONE;
+  r->detail[0] = '\0';
+  req_field_error(r, "/agency_id", "not_found", NULL);
+  return A_OK;
 }
 
-/* The agency of a nested path, checked: a non-UUID is a 404 like a missing one. */
+/* The agency of a nested path, checked. */
 static enum problem path_agency(struct req *r, const char **agency) {
   *agency = req_path_param(r, "id");
-  if (!uuid_valid(*agency))
-    return agency_missing(r);
-  return agency_access(r, *agency, false);
+  return agency_access(r, *agency);
 }
 
 static enum problem agency_task_list(struct req *r) {
@@ -229,25 +187,23 @@ static enum problem agency_due(struct req *r) {
     return req_fail(r, P_INVALID_QUERY, NULL, NULL);
   }
   const char *p[] = {agency, days};
-  PGresult *res = req_exec(r, &AGENCY_DUE, 2, p);
-  if (res == NULL)
-    return r->problem;
-  rc = reply_json(r, 200, PQgetvalue(res, 0, 0));
-  PQclear(res);
-  return rc;
+  return reply_row(r, req_exec(r, &AGENCY_DUE, 2, p), agency_missing);
 }
 
-static const struct resource TASK = {
+static struct resource TASK = {
     "task",
     "/v1/tasks",
     "No task has this id.",
     "Ninguna tarea tiene este id.",
     .fields = TASK_FIELDS,
-    .get = &TASK_GET,
-    .lock = &TASK_LOCK,
-    .create = &TASK_CREATE,
-    .update = &TASK_UPDATE,
-    .remove = &TASK_DELETE,
+    .get = {"task_get", "SELECT task_json(t) FROM tasks t"
+                        " WHERE t.id = $1::uuid AND " TASK_SCOPE},
+    .lock = {"task_lock",
+             "SELECT task_json(t), jsonb_merge_patch(task_json(t)::jsonb, $2::jsonb)::text"
+             " FROM tasks t WHERE t.id = $1::uuid AND " TASK_SCOPE " FOR UPDATE"},
+    .create = {"task_create", "SELECT task_json(t), t.id FROM task_create($2::jsonb) t"},
+    .update = {"task_update", "SELECT task_json(t) FROM task_update($1::uuid, $2::jsonb) t"},
+    .remove = {"task_delete", "DELETE FROM tasks WHERE id = $1::uuid"},
     .check = task_check,
     .refusals = TASK_REFUSALS,
 };

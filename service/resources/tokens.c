@@ -15,6 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+static enum problem token_create(struct req *r);
+
+static const struct route ROUTES[] = {
+    {"POST", "/v1/auth/token", ROLES_ALL, token_create, R_BODY_JSON | R_BODY_FORM}, {NULL}};
+
+const struct route_table TOKEN_ROUTES = {"tokens", ROUTES};
+
 /* Failures allowed in the window before the account is locked for LOCK. */
 #define MAX_FAILURES "5"
 #define WINDOW "interval '15 minutes'"
@@ -175,8 +182,3 @@ static enum problem token_create(struct req *r) {
                   "grant_type must be password or client_credentials.",
                   "grant_type debe ser password o client_credentials.");
 }
-
-static const struct route ROUTES[] = {
-    {"POST", "/v1/auth/token", ROLES_ALL, token_create, R_BODY_JSON | R_BODY_FORM}, {NULL}};
-
-const struct route_table TOKEN_ROUTES = {"tokens", ROUTES};

@@ -7,6 +7,7 @@
  * award. This file only turns its refusals into answers: a move the graph does not allow is a
  * 409 that names the allowed ones (in its detail, and as the array "allowed").
  */
+#include "resources/agencies.h"
 #include "resources/resources.h"
 #include "resources/sql.h"
 
@@ -14,22 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const TARGETS[] = {"applied",
-                                      "approved",
-                                      "enrolled",
-                                      "self_assessment",
-                                      "pre_assessment",
-                                      "site_assessment",
-                                      "awaiting_hearing",
-                                      "accredited",
-                                      "conditionally_accredited",
-                                      "reaccreditation",
-                                      "probation",
-                                      "suspended",
-                                      "withdrawn",
-                                      "removed",
-                                      "revoked",
-                                      NULL};
+static const char *const TARGETS[] = {AGENCY_STATES, NULL};
 
 static const struct field TRANSITION_FIELDS[] = {{"to", F_ENUM, F_REQUIRED, 0, 0, TARGETS},
                                                  {"on", F_DATE, F_NULLABLE},
@@ -40,7 +26,7 @@ static enum problem transition_list(struct req *r);
 static enum problem transition_create(struct req *r);
 static enum problem transition_get(struct req *r);
 static enum problem award_list(struct req *r);
-static const struct list_spec TRANSITION_LIST, AWARD_LIST;
+static struct list_spec TRANSITION_LIST, AWARD_LIST;
 
 /* Histories are private (notes carry reasons); awards are as public as the agency. */
 #define HISTORY_READERS (ROLE_ADMIN | ROLE_INL | ROLE_ADVISOR | ROLE_AGENCY | ROLE_COALITION)
@@ -73,9 +59,8 @@ static struct list_sort TRANSITION_SORTS[] = {
     LIST_SORT("transitions_by_seq", "seq", "agency_transition_json(t)", "agency_transitions t",
               HISTORY_WHERE, "t.seq", "bigint", "6", "7", "8"),
     {NULL}};
-static struct db_stmt TRANSITION_COUNT = {
-    "transitions_count", "SELECT count(*) FROM agency_transitions t WHERE " HISTORY_WHERE};
-static const struct list_spec TRANSITION_LIST = {TRANSITION_SORTS, &TRANSITION_COUNT};
+static struct list_spec TRANSITION_LIST = {
+    TRANSITION_SORTS, LIST_COUNT("transitions_count", "agency_transitions t", HISTORY_WHERE)};
 
 #define AWARD_WHERE                                                                                \
   "w.agency_id = $5::uuid AND ($4::timestamptz IS NULL OR w.created_at >= $4::timestamptz)"
@@ -86,9 +71,8 @@ static struct list_sort AWARD_SORTS[] = {
               "'YYYYMMDDHH24MISSUS')",
               "text", "6", "7", "8"),
     {NULL}};
-static struct db_stmt AWARD_COUNT = {"awards_count",
-                                     "SELECT count(*) FROM awards w WHERE " AWARD_WHERE};
-static const struct list_spec AWARD_LIST = {AWARD_SORTS, &AWARD_COUNT};
+static struct list_spec AWARD_LIST = {AWARD_SORTS,
+                                      LIST_COUNT("awards_count", "awards w", AWARD_WHERE)};
 
 /* Whether the caller may see the agency at all (404 otherwise, not an empty list). */
 static struct db_stmt AGENCY_VISIBLE = {

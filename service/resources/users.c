@@ -13,8 +13,8 @@
 static const char *const ROLE_VALUES[] = {"admin",     "inl",     "advisor", "agency",
                                           "coalition", "partner", NULL};
 
-static const struct resource USER;
-static const struct list_spec USER_LIST;
+static struct resource USER;
+static struct list_spec USER_LIST;
 
 static const struct qparam USER_QUERY[] = {{"role", Q_ENUM, false, ROLE_VALUES},
                                            {"agency_id", Q_UUID},
@@ -35,16 +35,13 @@ const struct route_table USER_ROUTES = {"users", ROUTES};
 
 /* ------------------------------------------------------------- validation */
 
-static const struct field USER_FIELDS[] = {{"id", F_UUID, F_READ_ONLY},
-                                           {"email", F_EMAIL, F_REQUIRED, 3, 254},
+static const struct field USER_FIELDS[] = {{"email", F_EMAIL, F_REQUIRED, 3, 254},
                                            {"name", F_STRING, F_REQUIRED, 1, 200},
                                            {"role", F_ENUM, F_REQUIRED, 0, 0, ROLE_VALUES},
                                            {"agency_id", F_UUID, F_NULLABLE},
                                            {"active", F_BOOL},
                                            {"password", F_STRING, F_REQUIRED | F_SECRET, 12, 200},
-                                           {"created_at", F_DATETIME, F_READ_ONLY},
-                                           {"updated_at", F_DATETIME, F_READ_ONLY},
-                                           {"version", F_INT, F_READ_ONLY},
+                                           RECORD_FIELDS,
                                            {NULL}};
 
 /* Only agency users belong to an agency, and they must (doc: the user the write makes). The
@@ -95,41 +92,27 @@ static const struct refusal USER_REFUSALS[] = {
   " AND ($8::text IS NULL OR fold(u.email || ' ' || u.name) LIKE contains_pattern($8::text))"
 
 static struct list_sort USER_SORTS[] = {
-    LIST_SORT("users_by_created", "created_at", "user_json(u)", "users u", USER_WHERE,
-              "u.created_at", "timestamptz", "9", "10", "11"),
-    LIST_SORT("users_by_updated", "updated_at", "user_json(u)", "users u", USER_WHERE,
-              "u.updated_at", "timestamptz", "9", "10", "11"),
+    LIST_SORTS_BY_TIME("users", "user_json(u)", "users u", USER_WHERE, "u", "9", "10", "11"),
     LIST_SORT("users_by_email", "email", "user_json(u)", "users u", USER_WHERE, "lower(u.email)",
               "text", "9", "10", "11"),
     LIST_SORT("users_by_name", "name", "user_json(u)", "users u", USER_WHERE, "u.name", "text", "9",
               "10", "11"),
     {NULL}};
-static struct db_stmt USER_COUNT = {"users_count",
-                                    "SELECT count(*) FROM users u WHERE " USER_WHERE};
-static const struct list_spec USER_LIST = {USER_SORTS, &USER_COUNT};
+static struct list_spec USER_LIST = {USER_SORTS, LIST_COUNT("users_count", "users u", USER_WHERE)};
 
-static struct db_stmt USER_GET = {"user_get",
-                                  "SELECT user_json(u) FROM users u WHERE id = $1::uuid"};
-static struct db_stmt USER_LOCK = {
-    "user_lock", "SELECT user_json(u), jsonb_merge_patch(user_json(u)::jsonb, $2::jsonb)::text"
-                 " FROM users u WHERE id = $1::uuid FOR UPDATE"};
-static struct db_stmt USER_CREATE = {"user_create",
-                                     "SELECT user_json(u), u.id FROM user_create($2::jsonb) u"};
-static struct db_stmt USER_UPDATE = {"user_update",
-                                     "SELECT user_json(u) FROM user_update($1::uuid, $2::jsonb) u"};
-static struct db_stmt USER_DELETE = {"user_delete", "DELETE FROM users WHERE id = $1::uuid"};
-
-static const struct resource USER = {
+static struct resource USER = {
     "user",
     "/v1/users",
     "No user has this id.",
     "Ningún usuario tiene este id.",
     .fields = USER_FIELDS,
-    .get = &USER_GET,
-    .lock = &USER_LOCK,
-    .create = &USER_CREATE,
-    .update = &USER_UPDATE,
-    .remove = &USER_DELETE,
+    .get = {"user_get", "SELECT user_json(u) FROM users u WHERE id = $1::uuid"},
+    .lock = {"user_lock",
+             "SELECT user_json(u), jsonb_merge_patch(user_json(u)::jsonb, $2::jsonb)::text"
+             " FROM users u WHERE id = $1::uuid FOR UPDATE"},
+    .create = {"user_create", "SELECT user_json(u), u.id FROM user_create($2::jsonb) u"},
+    .update = {"user_update", "SELECT user_json(u) FROM user_update($1::uuid, $2::jsonb) u"},
+    .remove = {"user_delete", "DELETE FROM users WHERE id = $1::uuid"},
     .check = user_check,
     .refusals = USER_REFUSALS,
 };

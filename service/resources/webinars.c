@@ -18,8 +18,8 @@
 static const char *const AUDIENCE_VALUES[] = {"public", "members", "program", NULL};
 static const char *const STATUS_VALUES[] = {"scheduled", "held", "cancelled", NULL};
 
-static const struct resource WEBINAR;
-static const struct list_spec WEBINAR_LIST;
+static struct resource WEBINAR;
+static struct list_spec WEBINAR_LIST;
 
 /* In the order of the list statements' parameters $5 … $10. */
 static const struct qparam WEBINAR_QUERY[] = {{"from", Q_DATE},
@@ -50,7 +50,7 @@ static const struct field PRESENTER_FIELDS[] = {
     {"name", F_STRING, F_REQUIRED, 1, 200}, {"organization", F_STRING, F_NULLABLE, 1, 200}, {NULL}};
 
 static const struct field WEBINAR_FIELDS[] = {
-    {"id", F_UUID, F_READ_ONLY},
+
     {"title", F_BILINGUAL, F_REQUIRED},
     {"description", F_BILINGUAL, F_NULLABLE},
     {"starts_at", F_STRING, F_REQUIRED, 1, 40},
@@ -64,9 +64,7 @@ static const struct field WEBINAR_FIELDS[] = {
     {"recording_url", F_URL, F_NULLABLE, 1, 1000},
     {"has_recording", F_BOOL, F_READ_ONLY},
     {"attendance", F_INT, F_NULLABLE, 0, 1000000},
-    {"created_at", F_DATETIME, F_READ_ONLY},
-    {"updated_at", F_DATETIME, F_READ_ONLY},
-    {"version", F_INT, F_READ_ONLY},
+    RECORD_FIELDS,
     {NULL}};
 
 /* An instant as webinars take it: RFC 3339 with Z or a numeric offset, or a local date-time
@@ -119,46 +117,31 @@ static const struct refusal WEBINAR_REFUSALS[] = {
   "   LIKE contains_pattern($10::text))"
 #define WEBINAR_JSON "webinar_json(w, $1::text, $3::uuid)"
 
-static struct list_sort WEBINAR_SORTS[] = {
-    LIST_SORT("webinars_by_starts", "starts_at", WEBINAR_JSON, "webinars w", WEBINAR_WHERE,
-              "w.starts_at", "timestamptz", "11", "12", "13"),
-    LIST_SORT("webinars_by_created", "created_at", WEBINAR_JSON, "webinars w", WEBINAR_WHERE,
-              "w.created_at", "timestamptz", "11", "12", "13"),
-    LIST_SORT("webinars_by_updated", "updated_at", WEBINAR_JSON, "webinars w", WEBINAR_WHERE,
-              "w.updated_at", "timestamptz", "11", "12", "13"),
-    {NULL}};
-static struct db_stmt WEBINAR_COUNT = {"webinars_count",
-                                       "SELECT count(*) FROM webinars w WHERE " WEBINAR_WHERE};
-static const struct list_spec WEBINAR_LIST = {WEBINAR_SORTS, &WEBINAR_COUNT};
+static struct list_sort WEBINAR_SORTS[] = {LIST_SORTS("webinars", "starts_at", WEBINAR_JSON,
+                                                      "webinars w", WEBINAR_WHERE, "w.starts_at",
+                                                      "timestamptz", "w", "11", "12", "13")};
+static struct list_spec WEBINAR_LIST = {WEBINAR_SORTS,
+                                        LIST_COUNT("webinars_count", "webinars w", WEBINAR_WHERE)};
 
 /* $1 id, $2 body, $3 role, $5 agency (see struct resource). */
-static struct db_stmt WEBINAR_GET = {"webinar_get",
-                                     "SELECT webinar_json(w, $3, $5::uuid) FROM webinars w"
-                                     " WHERE w.id = $1::uuid AND webinar_visible(w, $3)"};
-static struct db_stmt WEBINAR_LOCK = {
-    "webinar_lock", "SELECT webinar_json(w, $3, $5::uuid),"
-                    " jsonb_merge_patch(webinar_json(w, 'admin', NULL)::jsonb, $2::jsonb)::text"
-                    " FROM webinars w WHERE w.id = $1::uuid FOR UPDATE"};
-static struct db_stmt WEBINAR_CREATE = {
-    "webinar_create",
-    "SELECT webinar_json(w, $3, $5::uuid), w.id FROM webinar_create($2::jsonb) w"};
-static struct db_stmt WEBINAR_UPDATE = {
-    "webinar_update",
-    "SELECT webinar_json(w, $3, $5::uuid) FROM webinar_update($1::uuid, $2::jsonb) w"};
-static struct db_stmt WEBINAR_DELETE = {"webinar_delete",
-                                        "DELETE FROM webinars WHERE id = $1::uuid"};
 
-static const struct resource WEBINAR = {
+static struct resource WEBINAR = {
     "webinar",
     "/v1/webinars",
     "No webinar has this id.",
     "Ningún webinar tiene este id.",
     .fields = WEBINAR_FIELDS,
-    .get = &WEBINAR_GET,
-    .lock = &WEBINAR_LOCK,
-    .create = &WEBINAR_CREATE,
-    .update = &WEBINAR_UPDATE,
-    .remove = &WEBINAR_DELETE,
+    .get = {"webinar_get", "SELECT webinar_json(w, $3, $5::uuid) FROM webinars w"
+                           " WHERE w.id = $1::uuid AND webinar_visible(w, $3)"},
+    .lock = {"webinar_lock",
+             "SELECT webinar_json(w, $3, $5::uuid),"
+             " jsonb_merge_patch(webinar_json(w, 'admin', NULL)::jsonb, $2::jsonb)::text"
+             " FROM webinars w WHERE w.id = $1::uuid FOR UPDATE"},
+    .create = {"webinar_create",
+               "SELECT webinar_json(w, $3, $5::uuid), w.id FROM webinar_create($2::jsonb) w"},
+    .update = {"webinar_update",
+               "SELECT webinar_json(w, $3, $5::uuid) FROM webinar_update($1::uuid, $2::jsonb) w"},
+    .remove = {"webinar_delete", "DELETE FROM webinars WHERE id = $1::uuid"},
     .check = webinar_check,
     .refusals = WEBINAR_REFUSALS,
 };

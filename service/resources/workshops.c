@@ -34,8 +34,8 @@ static enum problem registration_patch(struct req *r);
 static enum problem registration_delete(struct req *r);
 static enum problem registration_check_in(struct req *r);
 static enum problem reseat(struct req *r, const char *workshop_id);
-static const struct resource WORKSHOP, REGISTRATION;
-static const struct list_spec WORKSHOP_LIST, REGISTRATION_LIST;
+static struct resource WORKSHOP, REGISTRATION;
+static struct list_spec WORKSHOP_LIST, REGISTRATION_LIST;
 
 /* In the order of the list statements' parameters $5 … */
 static const struct qparam WORKSHOP_QUERY[] = {{"from", Q_DATE},
@@ -94,7 +94,7 @@ static const struct field CAPACITY_FIELDS[] = {
 /* Rules across fields (ends_on after starts_on, the window's order), the state's existence
  * and the zone's are the table's constraints and triggers: WORKSHOP_REFUSALS names them. */
 static const struct field WORKSHOP_FIELDS[] = {
-    {"id", F_UUID, F_READ_ONLY},
+
     {"title", F_BILINGUAL, F_REQUIRED},
     {"kind", F_ENUM, 0, 0, 0, KIND_VALUES},
     {"mode", F_ENUM, F_REQUIRED, 0, 0, MODE_VALUES},
@@ -111,9 +111,7 @@ static const struct field WORKSHOP_FIELDS[] = {
     {"registrations", F_JSON, F_READ_ONLY},
     {"status", F_ENUM, 0, 0, 0, STATUS_VALUES},
     {"organizer", F_ENUM, F_REQUIRED, 0, 0, ORGANIZER_VALUES},
-    {"created_at", F_DATETIME, F_READ_ONLY},
-    {"updated_at", F_DATETIME, F_READ_ONLY},
-    {"version", F_INT, F_READ_ONLY},
+    RECORD_FIELDS,
     {NULL}};
 
 static const struct field PERSON_FIELDS[] = {{"name", F_STRING, F_REQUIRED, 1, 200},
@@ -124,7 +122,7 @@ static const struct field PERSON_FIELDS[] = {{"name", F_STRING, F_REQUIRED, 1, 2
 /* A registration names its person and its agency once; seats move only by registering and
  * cancelling, so a PATCH changes the person or sets status to cancelled. */
 static const struct field REGISTRATION_FIELDS[] = {
-    {"id", F_UUID, F_READ_ONLY},
+
     {"workshop_id", F_UUID, F_READ_ONLY},
     {"person", F_OBJECT, F_REQUIRED, 0, 0, NULL, PERSON_FIELDS},
     {"agency_id", F_UUID, F_NULLABLE | F_FIXED},
@@ -133,9 +131,7 @@ static const struct field REGISTRATION_FIELDS[] = {
     {"waitlist_position", F_INT, F_READ_ONLY},
     {"checked_in_on", F_STRING_ARRAY, F_READ_ONLY},
     {"cancelled_at", F_DATETIME, F_READ_ONLY},
-    {"created_at", F_DATETIME, F_READ_ONLY},
-    {"updated_at", F_DATETIME, F_READ_ONLY},
-    {"version", F_INT, F_READ_ONLY},
+    RECORD_FIELDS,
     {NULL}};
 
 static const struct field CHECK_IN_FIELDS[] = {{"day", F_DATE, F_REQUIRED}, {NULL}};
@@ -178,32 +174,13 @@ static const struct refusal REGISTRATION_REFUSALS[] = {
   " AND ($11::text IS NULL OR fold(concat_ws(' ', w.title->>'es', w.title->>'en', w.city,"         \
   "   w.venue)) LIKE contains_pattern($11::text))"
 
-static struct list_sort WORKSHOP_SORTS[] = {
-    LIST_SORT("workshops_by_starts", "starts_on", "workshop_json(w)", "workshops w", WORKSHOP_WHERE,
-              "w.starts_on", "date", "12", "13", "14"),
-    LIST_SORT("workshops_by_created", "created_at", "workshop_json(w)", "workshops w",
-              WORKSHOP_WHERE, "w.created_at", "timestamptz", "12", "13", "14"),
-    LIST_SORT("workshops_by_updated", "updated_at", "workshop_json(w)", "workshops w",
-              WORKSHOP_WHERE, "w.updated_at", "timestamptz", "12", "13", "14"),
-    {NULL}};
-static struct db_stmt WORKSHOP_COUNT = {"workshops_count",
-                                        "SELECT count(*) FROM workshops w WHERE " WORKSHOP_WHERE};
-static const struct list_spec WORKSHOP_LIST = {WORKSHOP_SORTS, &WORKSHOP_COUNT};
+static struct list_sort WORKSHOP_SORTS[] = {LIST_SORTS("workshops", "starts_on", "workshop_json(w)",
+                                                       "workshops w", WORKSHOP_WHERE, "w.starts_on",
+                                                       "date", "w", "12", "13", "14")};
+static struct list_spec WORKSHOP_LIST = {
+    WORKSHOP_SORTS, LIST_COUNT("workshops_count", "workshops w", WORKSHOP_WHERE)};
 
 /* $1 id, $2 body, $3 role (see struct resource). */
-static struct db_stmt WORKSHOP_GET = {"workshop_get",
-                                      "SELECT workshop_json(w) FROM workshops w"
-                                      " WHERE w.id = $1::uuid AND workshop_visible(w, $3::text)"};
-static struct db_stmt WORKSHOP_LOCK = {
-    "workshop_lock",
-    "SELECT workshop_json(w), jsonb_merge_patch(workshop_json(w)::jsonb, $2::jsonb)::text"
-    " FROM workshops w WHERE w.id = $1::uuid FOR UPDATE"};
-static struct db_stmt WORKSHOP_CREATE = {
-    "workshop_create", "SELECT workshop_json(w), w.id FROM workshop_create($2::jsonb) w"};
-static struct db_stmt WORKSHOP_UPDATE = {
-    "workshop_update", "SELECT workshop_json(w) FROM workshop_update($1::uuid, $2::jsonb) w"};
-static struct db_stmt WORKSHOP_DELETE = {"workshop_delete",
-                                         "DELETE FROM workshops WHERE id = $1::uuid"};
 static struct db_stmt WORKSHOP_RESEAT = {"workshop_reseat",
                                          "SELECT id, before, after FROM workshop_reseat($1::uuid)"};
 static struct db_stmt WORKSHOP_ATTENDANCE = {
@@ -227,31 +204,20 @@ static struct db_stmt WORKSHOP_ATTENDANCE = {
   "   LIKE contains_pattern($10::text))"
 
 static struct list_sort REGISTRATION_SORTS[] = {
-    LIST_SORT("registrations_by_created", "created_at", "registration_json(r)",
-              "workshop_registrations r", REGISTRATION_WHERE, "r.created_at", "timestamptz", "11",
-              "12", "13"),
-    LIST_SORT("registrations_by_updated", "updated_at", "registration_json(r)",
-              "workshop_registrations r", REGISTRATION_WHERE, "r.updated_at", "timestamptz", "11",
-              "12", "13"),
+    LIST_SORTS_BY_TIME("registrations", "registration_json(r)", "workshop_registrations r",
+                       REGISTRATION_WHERE, "r", "11", "12", "13"),
     LIST_SORT("registrations_by_name", "name", "registration_json(r)", "workshop_registrations r",
               REGISTRATION_WHERE, "lower(r.person_name)", "text", "11", "12", "13"),
     {NULL}};
-static struct db_stmt REGISTRATION_COUNT = {
-    "registrations_count",
-    "SELECT count(*) FROM workshop_registrations r WHERE " REGISTRATION_WHERE};
-static const struct list_spec REGISTRATION_LIST = {REGISTRATION_SORTS, &REGISTRATION_COUNT};
+static struct list_spec REGISTRATION_LIST = {
+    REGISTRATION_SORTS,
+    LIST_COUNT("registrations_count", "workshop_registrations r", REGISTRATION_WHERE)};
 
 /* $1 registration, $3 caller role, $5 caller agency, $6 workshop (see struct resource). */
 #define REGISTRATION_SCOPE                                                                         \
   "r.id = $1::uuid AND r.workshop_id = $6::uuid"                                                   \
   " AND ($3::text <> 'agency' OR r.agency_id = $5::uuid)"
 
-static struct db_stmt REGISTRATION_GET = {
-    "registration_get",
-    "SELECT registration_json(r) FROM workshop_registrations r WHERE " REGISTRATION_SCOPE};
-static struct db_stmt REGISTRATION_LOCK = {
-    "registration_lock", "SELECT registration_json(r), r.status FROM workshop_registrations r"
-                         " WHERE " REGISTRATION_SCOPE " FOR UPDATE"};
 static struct db_stmt REGISTRATION_UPDATE = {
     "registration_update",
     "SELECT registration_json(r) FROM registration_update($1::uuid, $2::jsonb) r"};
@@ -313,23 +279,28 @@ static int workshop_check(struct req *r, json_t *doc, const char *id) {
   return check_timezone(r, r->body);
 }
 
-static const struct resource WORKSHOP = {
+static struct resource WORKSHOP = {
     "workshop",
     "/v1/workshops",
     "No workshop has this id.",
     "Ningún taller tiene este id.",
     .fields = WORKSHOP_FIELDS,
-    .get = &WORKSHOP_GET,
-    .lock = &WORKSHOP_LOCK,
-    .create = &WORKSHOP_CREATE,
-    .update = &WORKSHOP_UPDATE,
-    .remove = &WORKSHOP_DELETE,
+    .get = {"workshop_get", "SELECT workshop_json(w) FROM workshops w"
+                            " WHERE w.id = $1::uuid AND workshop_visible(w, $3::text)"},
+    .lock = {"workshop_lock",
+             "SELECT workshop_json(w), jsonb_merge_patch(workshop_json(w)::jsonb, $2::jsonb)::text"
+             " FROM workshops w WHERE w.id = $1::uuid FOR UPDATE"},
+    .create = {"workshop_create",
+               "SELECT workshop_json(w), w.id FROM workshop_create($2::jsonb) w"},
+    .update = {"workshop_update",
+               "SELECT workshop_json(w) FROM workshop_update($1::uuid, $2::jsonb) w"},
+    .remove = {"workshop_delete", "DELETE FROM workshops WHERE id = $1::uuid"},
     .check = workshop_check,
     .after = reseat,
     .refusals = WORKSHOP_REFUSALS,
 };
 
-static const struct resource REGISTRATION = {
+static struct resource REGISTRATION = {
     "registration",
     NULL,
     "This workshop has no registration with this id.",
@@ -337,8 +308,11 @@ static const struct resource REGISTRATION = {
     .id_param = "rid",
     .parent_param = "id",
     .fields = REGISTRATION_FIELDS,
-    .get = &REGISTRATION_GET,
-    .lock = &REGISTRATION_LOCK,
+    .get = {"registration_get",
+            "SELECT registration_json(r) FROM workshop_registrations r WHERE " REGISTRATION_SCOPE},
+    .lock = {"registration_lock",
+             "SELECT registration_json(r), r.status FROM workshop_registrations r"
+             " WHERE " REGISTRATION_SCOPE " FOR UPDATE"},
     .refusals = REGISTRATION_REFUSALS,
 };
 
@@ -384,7 +358,7 @@ static enum problem workshop_visible_to_caller(struct req *r, const char *id) {
   if (!uuid_valid(id))
     return workshop_not_found(r);
   const char *p[7] = {id, NULL, caller_role(r)};
-  PGresult *res = req_exec(r, &WORKSHOP_GET, 7, p);
+  PGresult *res = req_exec(r, &WORKSHOP.get, 7, p);
   if (res == NULL)
     return r->problem;
   enum problem rc = PQntuples(res) == 1 ? P_NONE : workshop_not_found(r);
@@ -519,7 +493,7 @@ static enum problem registration_change(struct req *r, const char *body_text, bo
   if (lock == NULL)
     return r->problem;
   const char *q[7] = {rid, NULL, caller_role(r), NULL, req_caller_agency(r), wid};
-  current = PQntuples(lock) == 1 ? req_exec(r, &REGISTRATION_LOCK, 7, q) : NULL;
+  current = PQntuples(lock) == 1 ? req_exec(r, &REGISTRATION.lock, 7, q) : NULL;
   if (current == NULL || PQntuples(current) == 0) {
     rc = r->problem != P_NONE ? r->problem : resource_missing(r);
     goto out;
