@@ -73,10 +73,10 @@ struct route {
   handler_fn handler;
   unsigned flags;
   const struct qparam *query; /* allowed query parameters, ended by {NULL}; NULL for none */
-  const char *scope; /* scope a machine client's token must carry; NULL: "<table name>:read"
-                        for GET, ":write" otherwise (none for the service, tokens, me tables) */
-  struct resource *resource;    /* the spec a shared handler works on, or NULL */
-  struct list_spec *list;       /* the list list_respond answers, or NULL */
+  const char *scope;         /* scope a machine client's token must carry; NULL: "<table name>:read"
+                                for GET, ":write" otherwise (none for the service, tokens, me tables) */
+  struct resource *resource; /* the spec a shared handler works on, or NULL */
+  struct list_spec *list;    /* the list list_respond answers, or NULL */
 };
 
 /* A table of routes ended by an entry with method == NULL. */

@@ -49,10 +49,14 @@
 /* A list's sorts, ended: its own first (field, on key), then created_at and updated_at. */
 #define LIST_SORTS(stmt, field, json, from, where, key, keytype, t, k, i, lim)                     \
   LIST_SORT(stmt "_by_" field, field, json, from, where, key, keytype, k, i, lim),                 \
-      LIST_SORTS_BY_TIME(stmt, json, from, where, t, k, i, lim), {NULL}
+      LIST_SORTS_BY_TIME(stmt, json, from, where, t, k, i, lim), {                                 \
+    NULL                                                                                           \
+  }
 #define LIST_SORTS_CSV(stmt, field, json, csv, from, where, key, keytype, t, k, i, lim)            \
   LIST_SORT_CSV(stmt "_by_" field, field, json, csv, from, where, key, keytype, k, i, lim),        \
-      LIST_SORTS_BY_TIME_CSV(stmt, json, csv, from, where, t, k, i, lim), {NULL}
+      LIST_SORTS_BY_TIME_CSV(stmt, json, csv, from, where, t, k, i, lim), {                        \
+    NULL                                                                                           \
+  }
 
 /* A list's count (struct list_spec): the rows its filters select. */
 #define LIST_COUNT(stmt, from, where)                                                              \
