@@ -74,6 +74,23 @@ BEGIN
   RETURN result;
 END $$;
 
+-- Compact JSON (no spaces outside strings), the one style of every answer: representations
+-- are built of j() pieces, '{"key":' || j(value) || ...; PostgreSQL's json_build_object()
+-- would write "key" : value. j() of a value is its JSON text, null for NULL.
+CREATE OR REPLACE FUNCTION j(v anyelement) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT coalesce(to_json(v)::text, 'null') $$;
+
+-- A JSON value re-written compactly, order and nulls kept: for free-form jsonb members
+-- (json_compact(x::json)) and for documents assembled from many aggregates.
+CREATE OR REPLACE FUNCTION json_compact(v json) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE json_typeof(v)
+    WHEN 'object' THEN '{' || coalesce((SELECT string_agg(to_json(e.k)::text || ':' || json_compact(e.v), ','
+                                                          ORDER BY e.n)
+                                         FROM json_each(v) WITH ORDINALITY e (k, v, n)), '') || '}'
+    WHEN 'array' THEN '[' || coalesce((SELECT string_agg(json_compact(e.v), ',' ORDER BY e.n)
+                                        FROM json_array_elements(v) WITH ORDINALITY e (v, n)), '') || ']'
+    ELSE coalesce(v::text, 'null') END $$;
+
 -- A new row of empty's table as an insert begins it: a fresh id, now, version 1, not demo
 -- data. The resource's X_from_doc() fills in the rest.
 CREATE OR REPLACE FUNCTION new_row(empty anyelement) RETURNS anyelement LANGUAGE sql VOLATILE AS $$
@@ -82,9 +99,9 @@ CREATE OR REPLACE FUNCTION new_row(empty anyelement) RETURNS anyelement LANGUAGE
 
 -- A bilingual text as the API renders it: Spanish first, English null when absent.
 CREATE OR REPLACE FUNCTION text_es_en(t jsonb) RETURNS json
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN t IS NULL OR jsonb_typeof(t) <> 'object' THEN NULL
-                ELSE json_build_object('es', t ->> 'es', 'en', t ->> 'en') END $$;
+                ELSE ('{"es":' || j(t ->> 'es') || ',"en":' || j(t ->> 'en') || '}')::json END $$;
 
 -- True when tz names a zone of PostgreSQL's time-zone database (America/Mexico_City), not an
 -- abbreviation or a POSIX rule. Reads pg_timezone_names, which costs tens of milliseconds:

@@ -6,15 +6,17 @@ CREATE OR REPLACE TRIGGER clients_touch BEFORE UPDATE ON clients FOR EACH ROW EX
 
 -- Representations: each resource is rendered to JSON in one place, here.
 CREATE OR REPLACE FUNCTION user_json(u users) RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'role', u.role,
-    'agency_id', u.agency_id, 'active', u.active, 'created_at', rfc3339(u.created_at),
-    'updated_at', rfc3339(u.updated_at), 'version', u.version)::text
+  SELECT '{"id":' || j(u.id) || ',"email":' || j(u.email) || ',"name":' || j(u.name)
+    || ',"role":' || j(u.role) || ',"agency_id":' || j(u.agency_id) || ',"active":' || j(u.active)
+    || ',"created_at":' || j(rfc3339(u.created_at)) || ',"updated_at":' || j(rfc3339(u.updated_at))
+    || ',"version":' || j(u.version) || '}'
 $$;
 
 CREATE OR REPLACE FUNCTION client_json(c clients) RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT json_build_object('id', c.id, 'name', c.name, 'role', c.role, 'scopes', c.scopes,
-    'active', c.active, 'created_at', rfc3339(c.created_at),
-    'updated_at', rfc3339(c.updated_at), 'version', c.version)::text
+  SELECT '{"id":' || j(c.id) || ',"name":' || j(c.name) || ',"role":' || j(c.role)
+    || ',"scopes":' || j(c.scopes) || ',"active":' || j(c.active)
+    || ',"created_at":' || j(rfc3339(c.created_at)) || ',"updated_at":' || j(rfc3339(c.updated_at))
+    || ',"version":' || j(c.version) || '}'
 $$;
 
 -- The columns a whole document (d) gives user x. A password arrives hashed, as

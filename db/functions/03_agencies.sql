@@ -96,34 +96,46 @@ CREATE OR REPLACE FUNCTION agency_may_transition(a agencies, target text, role t
                      ELSE false END $$;
 
 CREATE OR REPLACE FUNCTION agency_json(a agencies) RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT json_build_object(
-    'id', a.id, 'name', a.name, 'acronym', a.acronym, 'type', a.type, 'level', a.level,
-    'state', a.state, 'municipality', a.municipality, 'website', a.website, 'ceo', a.ceo,
-    'accreditation_manager', a.accreditation_manager,
-    'regional_manager_id', a.regional_manager_id, 'advisor_ids', to_json(a.advisor_ids),
-    'tier', a.tier, 'status', agency_status(a), 'status_reason', a.status_reason,
-    'status_before_probation', a.status_before_probation,
-    'applied_on', a.applied_on, 'approved_on', a.approved_on, 'enrolled_on', a.enrolled_on,
-    'accredited_on', a.accredited_on, 'accreditation_expires_on', a.accreditation_expires_on,
-    'withdrawn_on', a.withdrawn_on, 'removed_on', a.removed_on,
-    'implementation_plan_due', agency_implementation_plan_due(a),
-    'self_assessment_due', agency_self_assessment_due(a),
-    'next_annual_review_due', agency_next_annual_review_due(a, mx_today()),
-    'continuation_fees_due', coalesce(to_json(agency_continuation_fees_due(a)), '[]'::json),
-    'reporting', json_build_object('frequency', a.reporting_frequency,
-      'last_report_on', a.last_report_on, 'next_report_due', a.next_report_due),
-    'membership', json_build_object('member', a.member, 'member_since', a.member_since,
-      'dues_paid_through', a.dues_paid_through, 'external_id', a.membership_external_id),
-    'external_ids', a.external_ids, 'in_program', a.in_program, 'demo', a.demo,
-    'created_at', rfc3339(a.created_at), 'updated_at', rfc3339(a.updated_at),
-    'version', a.version)::text
+  SELECT '{"id":' || j(a.id) || ',"name":' || j(a.name) || ',"acronym":' || j(a.acronym)
+    || ',"type":' || j(a.type) || ',"level":' || j(a.level) || ',"state":' || j(a.state)
+    || ',"municipality":' || j(a.municipality) || ',"website":' || j(a.website)
+    || ',"ceo":' || CASE WHEN a.ceo IS NULL THEN 'null'
+                    ELSE '{"name":' || j(a.ceo ->> 'name') || ',"title":' || j(a.ceo ->> 'title')
+                         || '}' END
+    || ',"accreditation_manager":'
+    || CASE WHEN a.accreditation_manager IS NULL THEN 'null'
+       ELSE '{"name":' || j(a.accreditation_manager ->> 'name')
+            || ',"email":' || j(a.accreditation_manager ->> 'email')
+            || ',"phone":' || j(a.accreditation_manager ->> 'phone') || '}' END
+    || ',"regional_manager_id":' || j(a.regional_manager_id)
+    || ',"advisor_ids":' || j(a.advisor_ids) || ',"tier":' || j(a.tier)
+    || ',"status":' || j(agency_status(a)) || ',"status_reason":' || j(a.status_reason)
+    || ',"status_before_probation":' || j(a.status_before_probation)
+    || ',"applied_on":' || j(a.applied_on) || ',"approved_on":' || j(a.approved_on)
+    || ',"enrolled_on":' || j(a.enrolled_on) || ',"accredited_on":' || j(a.accredited_on)
+    || ',"accreditation_expires_on":' || j(a.accreditation_expires_on)
+    || ',"withdrawn_on":' || j(a.withdrawn_on) || ',"removed_on":' || j(a.removed_on)
+    || ',"implementation_plan_due":' || j(agency_implementation_plan_due(a))
+    || ',"self_assessment_due":' || j(agency_self_assessment_due(a))
+    || ',"next_annual_review_due":' || j(agency_next_annual_review_due(a, mx_today()))
+    || ',"continuation_fees_due":' || coalesce(to_json(agency_continuation_fees_due(a))::text, '[]')
+    || ',"reporting":{"frequency":' || j(a.reporting_frequency)
+    || ',"last_report_on":' || j(a.last_report_on) || ',"next_report_due":' || j(a.next_report_due)
+    || '},"membership":{"member":' || j(a.member) || ',"member_since":' || j(a.member_since)
+    || ',"dues_paid_through":' || j(a.dues_paid_through)
+    || ',"external_id":' || j(a.membership_external_id)
+    || '},"external_ids":' || json_compact(a.external_ids::json)
+    || ',"in_program":' || j(a.in_program) || ',"demo":' || j(a.demo)
+    || ',"created_at":' || j(rfc3339(a.created_at)) || ',"updated_at":' || j(rfc3339(a.updated_at))
+    || ',"version":' || j(a.version) || '}'
 $$;
 
 -- What anonymous callers and partner systems see.
 CREATE OR REPLACE FUNCTION agency_public_json(a agencies) RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT json_build_object('id', a.id, 'name', a.name, 'type', a.type, 'level', a.level,
-    'state', a.state, 'status', agency_status(a), 'accredited_on', a.accredited_on,
-    'accreditation_expires_on', a.accreditation_expires_on)::text
+  SELECT '{"id":' || j(a.id) || ',"name":' || j(a.name) || ',"type":' || j(a.type)
+    || ',"level":' || j(a.level) || ',"state":' || j(a.state) || ',"status":' || j(agency_status(a))
+    || ',"accredited_on":' || j(a.accredited_on)
+    || ',"accreditation_expires_on":' || j(a.accreditation_expires_on) || '}'
 $$;
 
 -- The representation a role gets.
@@ -133,24 +145,27 @@ CREATE OR REPLACE FUNCTION agency_json_for(a agencies, role text) RETURNS text L
 
 CREATE OR REPLACE FUNCTION agency_transition_json(t agency_transitions) RETURNS text
   LANGUAGE sql STABLE AS $$
-  SELECT json_build_object('id', t.id, 'agency_id', t.agency_id, 'from', t.from_status,
-    'to', t.to_status, 'on', t.occurred_on, 'note', t.note, 'actor', t.actor,
-    'role', t.actor_role, 'award_id', (SELECT w.id FROM awards w WHERE w.transition_id = t.id),
-    'created_at', rfc3339(t.created_at))::text
+  SELECT '{"id":' || j(t.id) || ',"agency_id":' || j(t.agency_id) || ',"from":' || j(t.from_status)
+    || ',"to":' || j(t.to_status) || ',"on":' || j(t.occurred_on) || ',"note":' || j(t.note)
+    || ',"actor":' || j(t.actor) || ',"role":' || j(t.actor_role)
+    || ',"award_id":' || j((SELECT w.id FROM awards w WHERE w.transition_id = t.id))
+    || ',"created_at":' || j(rfc3339(t.created_at)) || '}'
 $$;
 
 CREATE OR REPLACE FUNCTION award_json(w awards) RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT json_build_object('id', w.id, 'agency_id', w.agency_id, 'program', w.program,
-    'tier', w.tier, 'awarded_on', w.awarded_on, 'expires_on', w.expires_on,
-    'conditional', w.conditional, 'conditions_met_on', w.conditions_met_on,
-    'created_at', rfc3339(w.created_at))::text
+  SELECT '{"id":' || j(w.id) || ',"agency_id":' || j(w.agency_id) || ',"program":' || j(w.program)
+    || ',"tier":' || j(w.tier) || ',"awarded_on":' || j(w.awarded_on)
+    || ',"expires_on":' || j(w.expires_on) || ',"conditional":' || j(w.conditional)
+    || ',"conditions_met_on":' || j(w.conditions_met_on)
+    || ',"created_at":' || j(rfc3339(w.created_at)) || '}'
 $$;
 
 -- One audit entry as GET /v1/audit shows it.
 CREATE OR REPLACE FUNCTION audit_json(e audit) RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT json_build_object('at', rfc3339(e.at), 'actor', e.actor, 'role', e.role,
-    'request_id', e.request_id, 'action', e.action, 'resource', e.resource,
-    'id', e.resource_id, 'changes', e.changes)::text
+  SELECT '{"at":' || j(rfc3339(e.at)) || ',"actor":' || j(e.actor) || ',"role":' || j(e.role)
+    || ',"request_id":' || j(e.request_id) || ',"action":' || j(e.action)
+    || ',"resource":' || j(e.resource) || ',"id":' || j(e.resource_id)
+    || ',"changes":' || json_compact(e.changes::json) || '}'
 $$;
 
 -- The field errors of an agency document that need the data to find: the state must be one

@@ -4,20 +4,21 @@ CREATE OR REPLACE TRIGGER standards_touch BEFORE UPDATE ON standards
   FOR EACH ROW EXECUTE FUNCTION touch_row();
 
 CREATE OR REPLACE FUNCTION standard_bullets_json(bullets jsonb) RETURNS json
-  LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(json_agg(json_build_object('key', b ->> 'key', 'summary', text_es_en(b -> 'summary'))
-                             ORDER BY n), '[]')
+  LANGUAGE sql STABLE AS $$
+    SELECT ('[' || coalesce(string_agg('{"key":' || j(b ->> 'key') || ',"summary":'
+                                       || coalesce(text_es_en(b -> 'summary')::text, 'null') || '}',
+                                       ',' ORDER BY n), '') || ']')::json
     FROM jsonb_array_elements(bullets) WITH ORDINALITY x(b, n) $$;
 
 CREATE OR REPLACE FUNCTION standard_json(s standards) RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT json_build_object('id', s.id, 'program', s.program, 'manual_version', s.manual_version,
-    'number', s.number,
-    'chapter', json_build_object('number', s.chapter_number, 'title', text_es_en(s.chapter_title)),
-    'title', text_es_en(s.title), 'summary', text_es_en(s.summary),
-    'bullets', standard_bullets_json(s.bullets), 'tiers', to_json(s.tiers),
-    'time_sensitive', s.time_sensitive, 'active', s.active,
-    'created_at', rfc3339(s.created_at), 'updated_at', rfc3339(s.updated_at),
-    'version', s.version)::text
+  SELECT '{"id":' || j(s.id) || ',"program":' || j(s.program)
+    || ',"manual_version":' || j(s.manual_version) || ',"number":' || j(s.number)
+    || ',"chapter":{"number":' || j(s.chapter_number) || ',"title":' || j(text_es_en(s.chapter_title))
+    || '},"title":' || j(text_es_en(s.title)) || ',"summary":' || j(text_es_en(s.summary))
+    || ',"bullets":' || standard_bullets_json(s.bullets) || ',"tiers":' || j(s.tiers)
+    || ',"time_sensitive":' || j(s.time_sensitive) || ',"active":' || j(s.active)
+    || ',"created_at":' || j(rfc3339(s.created_at)) || ',"updated_at":' || j(rfc3339(s.updated_at))
+    || ',"version":' || j(s.version) || '}'
 $$;
 
 -- The manual version a program works with now: its highest version with active standards,

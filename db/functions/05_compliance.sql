@@ -33,10 +33,11 @@ END $$;
 CREATE OR REPLACE TRIGGER compliance_proofs BEFORE INSERT OR UPDATE OF proofs, standard_id ON compliance
   FOR EACH ROW EXECUTE FUNCTION compliance_check_proofs();
 
-CREATE OR REPLACE FUNCTION compliance_proofs_json(proofs jsonb) RETURNS json LANGUAGE sql IMMUTABLE AS $$
-  SELECT coalesce(json_agg(json_build_object('cycle_year', (p ->> 'cycle_year')::int,
-    'bullets', coalesce(p -> 'bullets', '[]'), 'title', p ->> 'title', 'url', p ->> 'url',
-    'kind', p ->> 'kind') ORDER BY n), '[]')
+CREATE OR REPLACE FUNCTION compliance_proofs_json(proofs jsonb) RETURNS json LANGUAGE sql STABLE AS $$
+  SELECT ('[' || coalesce(string_agg('{"cycle_year":' || j((p ->> 'cycle_year')::int)
+      || ',"bullets":' || json_compact(coalesce(p -> 'bullets', '[]')::json)
+      || ',"title":' || j(p ->> 'title') || ',"url":' || j(p ->> 'url')
+      || ',"kind":' || j(p ->> 'kind') || '}', ',' ORDER BY n), '') || ']')::json
   FROM jsonb_array_elements(proofs) WITH ORDINALITY x(p, n)
 $$;
 
@@ -53,18 +54,20 @@ $$;
 -- id, created_at, updated_at and version are those of the record (null without one).
 CREATE OR REPLACE FUNCTION compliance_item_json(s standards, c compliance, agency uuid) RETURNS text
   LANGUAGE sql STABLE AS $$
-  SELECT json_build_object('id', c.id, 'agency_id', agency, 'standard_id', s.id,
-    'standard', json_build_object('number', s.number, 'manual_version', s.manual_version,
-      'chapter', json_build_object('number', s.chapter_number, 'title', text_es_en(s.chapter_title)),
-      'title', text_es_en(s.title), 'tiers', to_json(s.tiers), 'time_sensitive', s.time_sensitive,
-      'bullets', (SELECT coalesce(json_agg(b ->> 'key' ORDER BY n), '[]')
-                  FROM jsonb_array_elements(s.bullets) WITH ORDINALITY x(b, n))),
-    'progress', coalesce(c.progress, 'not_started'), 'result', coalesce(c.result, 'not_assessed'),
-    'assignee_id', c.assignee_id, 'due_on', c.due_on::text, 'note', c.note,
-    'reviewed_by', c.reviewed_by, 'reviewed_at', rfc3339(c.reviewed_at),
-    'proofs', compliance_proofs_json(coalesce(c.proofs, '[]')),
-    'created_at', rfc3339(c.created_at), 'updated_at', rfc3339(c.updated_at),
-    'version', c.version)::text
+  SELECT '{"id":' || j(c.id) || ',"agency_id":' || j(agency) || ',"standard_id":' || j(s.id)
+    || ',"standard":{"number":' || j(s.number) || ',"manual_version":' || j(s.manual_version)
+    || ',"chapter":{"number":' || j(s.chapter_number) || ',"title":' || j(text_es_en(s.chapter_title))
+    || '},"title":' || j(text_es_en(s.title)) || ',"tiers":' || j(s.tiers)
+    || ',"time_sensitive":' || j(s.time_sensitive)
+    || ',"bullets":' || j(ARRAY(SELECT b ->> 'key' FROM jsonb_array_elements(s.bullets)
+                                 WITH ORDINALITY x(b, n) ORDER BY n))
+    || '},"progress":' || j(coalesce(c.progress, 'not_started'))
+    || ',"result":' || j(coalesce(c.result, 'not_assessed'))
+    || ',"assignee_id":' || j(c.assignee_id) || ',"due_on":' || j(c.due_on) || ',"note":' || j(c.note)
+    || ',"reviewed_by":' || j(c.reviewed_by) || ',"reviewed_at":' || j(rfc3339(c.reviewed_at))
+    || ',"proofs":' || compliance_proofs_json(coalesce(c.proofs, '[]'))
+    || ',"created_at":' || j(rfc3339(c.created_at)) || ',"updated_at":' || j(rfc3339(c.updated_at))
+    || ',"version":' || j(c.version) || '}'
 $$;
 
 -- Every standard of the agency's catalog (its program and tier, in manual version `manual`
@@ -172,7 +175,7 @@ CREATE OR REPLACE FUNCTION agency_compliance_summary(agency uuid, manual text) R
           'not_applicable', count(*) FILTER (WHERE i.result = 'not_applicable'))) AS counts
     FROM agency_compliance_items(agency, manual) i
     GROUP BY GROUPING SETS ((i.chapter), ()))
-  SELECT json_build_object('agency_id', a.id, 'program', a.type, 'tier', a.tier,
+  SELECT json_compact(json_build_object('agency_id', a.id, 'program', a.type, 'tier', a.tier,
     'manual_version', coalesce(manual, program_current_manual(a.type)),
     'overall', coalesce((SELECT counts FROM groups WHERE overall),
       json_build_object('standards', 0, 'applicable', 0, 'compliant', 0, 'percent_compliant', NULL,
@@ -181,6 +184,6 @@ CREATE OR REPLACE FUNCTION agency_compliance_summary(agency uuid, manual text) R
           'non_compliant', 0, 'not_applicable', 0))),
     'chapters', coalesce((SELECT json_agg(json_build_object('number', g.chapter,
         'title', text_es_en(g.chapter_title), 'counts', g.counts) ORDER BY g.chapter)
-      FROM groups g WHERE NOT g.overall), '[]'))::text
+      FROM groups g WHERE NOT g.overall), '[]')))
   FROM agencies a WHERE a.id = agency
 $$;

@@ -32,12 +32,13 @@ CREATE OR REPLACE FUNCTION task_is_overdue(due_on date, status text, today date)
     SELECT coalesce(due_on < today, false) AND status NOT IN ('done', 'cancelled') $$;
 
 CREATE OR REPLACE FUNCTION task_json(t tasks) RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT json_build_object('id', t.id, 'agency_id', t.agency_id, 'standard_id', t.standard_id,
-    'kind', t.kind, 'title', t.title, 'description', t.description,
-    'assignee_id', t.assignee_id, 'due_on', t.due_on::text, 'status', t.status,
-    'priority', t.priority, 'overdue', task_is_overdue(t.due_on, t.status, mx_today()),
-    'completed_at', rfc3339(t.completed_at), 'created_at', rfc3339(t.created_at),
-    'updated_at', rfc3339(t.updated_at), 'version', t.version)::text
+  SELECT '{"id":' || j(t.id) || ',"agency_id":' || j(t.agency_id) || ',"standard_id":' || j(t.standard_id)
+    || ',"kind":' || j(t.kind) || ',"title":' || j(t.title) || ',"description":' || j(t.description)
+    || ',"assignee_id":' || j(t.assignee_id) || ',"due_on":' || j(t.due_on)
+    || ',"status":' || j(t.status) || ',"priority":' || j(t.priority)
+    || ',"overdue":' || j(task_is_overdue(t.due_on, t.status, mx_today()))
+    || ',"completed_at":' || j(rfc3339(t.completed_at)) || ',"created_at":' || j(rfc3339(t.created_at))
+    || ',"updated_at":' || j(rfc3339(t.updated_at)) || ',"version":' || j(t.version) || '}'
 $$;
 
 -- The columns a whole document (d) gives task x. A task stays with its agency.
@@ -173,11 +174,11 @@ CREATE OR REPLACE FUNCTION agency_due_json(agency uuid, today date, days integer
     FROM a, unnest(agency_continuation_fees_due(a)) WITH ORDINALITY f(d, n)
     WHERE a.status NOT IN ('withdrawn', 'removed', 'revoked')
       AND f.d BETWEEN today AND today + days)
-  SELECT json_build_object('agency_id', agency, 'today', today::text,
+  SELECT json_compact(json_build_object('agency_id', agency, 'today', today::text,
     'until', (today + days)::text, 'days', days,
     'data', coalesce((SELECT json_agg(json_build_object('kind', i.kind, 'date', i.date::text,
         'overdue', i.date < today, 'reason', i.reason, 'task_id', i.task_id,
         'standard_id', i.standard_id)
       ORDER BY i.date, i.kind, (SELECT s.sort_key FROM standards s WHERE s.id = i.standard_id),
-               i.task_id) FROM items i), '[]'))::text
+               i.task_id) FROM items i), '[]')))
 $$;

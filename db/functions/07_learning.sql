@@ -28,20 +28,21 @@ CREATE OR REPLACE FUNCTION webinar_recording_visible(w webinars, caller_role tex
 
 CREATE OR REPLACE FUNCTION webinar_json(w webinars, caller_role text, caller_agency uuid) RETURNS text
   LANGUAGE sql STABLE AS $$
-  SELECT json_build_object(
-    'id', w.id, 'title', text_es_en(w.title), 'description', text_es_en(w.description),
-    'starts_at', rfc3339(w.starts_at), 'starts_at_local', local_rfc3339(w.starts_at, w.timezone),
-    'duration_minutes', w.duration_minutes, 'timezone', w.timezone,
-    'presenters', coalesce((SELECT json_agg(json_build_object('name', p ->> 'name',
-                                                              'organization', p ->> 'organization')
-                                            ORDER BY n)
-                            FROM jsonb_array_elements(w.presenters) WITH ORDINALITY x(p, n)), '[]'),
-    'topics', to_json(w.topics), 'audience', w.audience, 'status', w.status,
-    'recording_url', CASE WHEN webinar_recording_visible(w, caller_role, caller_agency)
-                          THEN w.recording_url END,
-    'has_recording', w.recording_url IS NOT NULL, 'attendance', w.attendance,
-    'created_at', rfc3339(w.created_at), 'updated_at', rfc3339(w.updated_at),
-    'version', w.version)::text
+  SELECT '{"id":' || j(w.id) || ',"title":' || j(text_es_en(w.title))
+    || ',"description":' || j(text_es_en(w.description))
+    || ',"starts_at":' || j(rfc3339(w.starts_at))
+    || ',"starts_at_local":' || j(local_rfc3339(w.starts_at, w.timezone))
+    || ',"duration_minutes":' || j(w.duration_minutes) || ',"timezone":' || j(w.timezone)
+    || ',"presenters":[' || coalesce((SELECT string_agg('{"name":' || j(p ->> 'name')
+                                                     || ',"organization":' || j(p ->> 'organization')
+                                                     || '}', ',' ORDER BY n)
+                                     FROM jsonb_array_elements(w.presenters) WITH ORDINALITY x(p, n)), '')
+    || '],"topics":' || j(w.topics) || ',"audience":' || j(w.audience) || ',"status":' || j(w.status)
+    || ',"recording_url":' || j(CASE WHEN webinar_recording_visible(w, caller_role, caller_agency)
+                                     THEN w.recording_url END)
+    || ',"has_recording":' || j(w.recording_url IS NOT NULL) || ',"attendance":' || j(w.attendance)
+    || ',"created_at":' || j(rfc3339(w.created_at)) || ',"updated_at":' || j(rfc3339(w.updated_at))
+    || ',"version":' || j(w.version) || '}'
 $$;
 
 -- The columns a whole document (d) gives webinar x.
@@ -111,48 +112,49 @@ CREATE OR REPLACE TRIGGER workshop_registrations_touch BEFORE UPDATE ON workshop
 CREATE OR REPLACE FUNCTION registration_json(r workshop_registrations) RETURNS text
   LANGUAGE plpgsql STABLE AS $$
 BEGIN
-  RETURN json_build_object(
-    'id', r.id, 'workshop_id', r.workshop_id,
-    'person', json_build_object('name', r.person_name, 'email', r.person_email,
-                                'position', r.person_position),
-    'agency_id', r.agency_id, 'attendance_mode', r.attendance_mode, 'status', r.status,
-    'waitlist_position', r.waitlist_position,
-    'checked_in_on', coalesce((SELECT json_agg(c.day::text ORDER BY c.day)
-                               FROM workshop_check_ins c WHERE c.registration_id = r.id), '[]'),
-    'cancelled_at', rfc3339(r.cancelled_at),
-    'created_at', rfc3339(r.created_at), 'updated_at', rfc3339(r.updated_at),
-    'version', r.version)::text;
+  RETURN '{"id":' || j(r.id) || ',"workshop_id":' || j(r.workshop_id)
+    || ',"person":{"name":' || j(r.person_name) || ',"email":' || j(r.person_email)
+    || ',"position":' || j(r.person_position)
+    || '},"agency_id":' || j(r.agency_id) || ',"attendance_mode":' || j(r.attendance_mode)
+    || ',"status":' || j(r.status) || ',"waitlist_position":' || j(r.waitlist_position)
+    || ',"checked_in_on":' || j(ARRAY(SELECT c.day::text FROM workshop_check_ins c
+                                      WHERE c.registration_id = r.id ORDER BY c.day))
+    || ',"cancelled_at":' || j(rfc3339(r.cancelled_at))
+    || ',"created_at":' || j(rfc3339(r.created_at)) || ',"updated_at":' || j(rfc3339(r.updated_at))
+    || ',"version":' || j(r.version) || '}';
 END $$;
 
 CREATE OR REPLACE FUNCTION workshop_json(w workshops) RETURNS text
   LANGUAGE sql STABLE AS $$
-  SELECT json_build_object(
-    'id', w.id, 'title', text_es_en(w.title), 'kind', w.kind, 'mode', w.mode,
-    'city', w.city, 'state', w.state, 'venue', w.venue,
-    'starts_on', w.starts_on::text, 'ends_on', w.ends_on::text, 'timezone', w.timezone,
-    'capacity', json_build_object('in_person', w.capacity_in_person, 'virtual', w.capacity_virtual),
-    'registration_opens_at', rfc3339(w.registration_opens_at),
-    'registration_closes_at', rfc3339(w.registration_closes_at),
-    'registration_open', workshop_registration_open(w),
-    'registrations', (
-      SELECT json_build_object(
-        'in_person', json_build_object(
-          'confirmed', count(*) FILTER (WHERE attendance_mode = 'in_person' AND status = 'confirmed'),
-          'waitlisted', count(*) FILTER (WHERE attendance_mode = 'in_person' AND status = 'waitlisted')),
-        'virtual', json_build_object(
-          'confirmed', count(*) FILTER (WHERE attendance_mode = 'virtual' AND status = 'confirmed'),
-          'waitlisted', count(*) FILTER (WHERE attendance_mode = 'virtual' AND status = 'waitlisted')))
-      FROM workshop_registrations r WHERE r.workshop_id = w.id AND r.status <> 'cancelled'),
-    'status', w.status, 'organizer', w.organizer,
-    'created_at', rfc3339(w.created_at), 'updated_at', rfc3339(w.updated_at),
-    'version', w.version)::text
+  SELECT '{"id":' || j(w.id) || ',"title":' || j(text_es_en(w.title)) || ',"kind":' || j(w.kind)
+    || ',"mode":' || j(w.mode) || ',"city":' || j(w.city) || ',"state":' || j(w.state)
+    || ',"venue":' || j(w.venue) || ',"starts_on":' || j(w.starts_on) || ',"ends_on":' || j(w.ends_on)
+    || ',"timezone":' || j(w.timezone)
+    || ',"capacity":{"in_person":' || j(w.capacity_in_person)
+    || ',"virtual":' || j(w.capacity_virtual)
+    || '},"registration_opens_at":' || j(rfc3339(w.registration_opens_at))
+    || ',"registration_closes_at":' || j(rfc3339(w.registration_closes_at))
+    || ',"registration_open":' || j(workshop_registration_open(w))
+    || ',"registrations":' || (
+      SELECT '{"in_person":{"confirmed":'
+        || count(*) FILTER (WHERE attendance_mode = 'in_person' AND status = 'confirmed')
+        || ',"waitlisted":'
+        || count(*) FILTER (WHERE attendance_mode = 'in_person' AND status = 'waitlisted')
+        || '},"virtual":{"confirmed":'
+        || count(*) FILTER (WHERE attendance_mode = 'virtual' AND status = 'confirmed')
+        || ',"waitlisted":'
+        || count(*) FILTER (WHERE attendance_mode = 'virtual' AND status = 'waitlisted') || '}}'
+      FROM workshop_registrations r WHERE r.workshop_id = w.id AND r.status <> 'cancelled')
+    || ',"status":' || j(w.status) || ',"organizer":' || j(w.organizer)
+    || ',"created_at":' || j(rfc3339(w.created_at)) || ',"updated_at":' || j(rfc3339(w.updated_at))
+    || ',"version":' || j(w.version) || '}'
 $$;
 
 -- Counts per day of the workshop (every day, zeros included) and mode, and the registrations
 -- per mode and status, with how many of them checked in at least once.
 CREATE OR REPLACE FUNCTION workshop_attendance_json(w workshops) RETURNS text
   LANGUAGE sql STABLE AS $$
-  SELECT json_build_object(
+  SELECT json_compact(json_build_object(
     'workshop_id', w.id, 'starts_on', w.starts_on::text, 'ends_on', w.ends_on::text,
     'days', (
       SELECT json_agg(json_build_object('day', day::text, 'in_person', in_person,
@@ -180,7 +182,7 @@ CREATE OR REPLACE FUNCTION workshop_attendance_json(w workshops) RETURNS text
                  SELECT 1 FROM workshop_check_ins c WHERE c.registration_id = r.id)) AS attended
         FROM unnest(ARRAY['in_person', 'virtual']) m
         LEFT JOIN workshop_registrations r ON r.workshop_id = w.id AND r.attendance_mode = m
-        GROUP BY m) per_mode))::text
+        GROUP BY m) per_mode)))
 $$;
 
 -- Fills free seats from the waitlists, first come first served, and renumbers each mode's

@@ -77,7 +77,7 @@ CREATE OR REPLACE FUNCTION stats_overview(today date) RETURNS text LANGUAGE sql 
                    AND a.status NOT IN ('suspended', 'revoked', 'withdrawn', 'removed')) AS current
     FROM agencies a JOIN awards w ON w.agency_id = a.id
     GROUP BY a.state, a.level, a.type)
-  SELECT json_build_object(
+  SELECT json_compact(json_build_object(
     'as_of', today,
     'totals', (SELECT json_build_object(
         'applications', (SELECT count(*) FROM prog WHERE status = 'applied'),
@@ -145,7 +145,7 @@ CREATE OR REPLACE FUNCTION stats_overview(today date) RETURNS text LANGUAGE sql 
           ORDER BY p.accreditation_expires_on, p.name), '[]')
         FROM prog p WHERE p.shown IN ('accredited', 'conditionally_accredited', 'reaccreditation')
           AND p.accreditation_expires_on BETWEEN today AND today + 180)),
-    'attendance', stats_attendance())::text
+    'attendance', stats_attendance()))
 $$;
 
 -- The service keeps the rendered overview in memory (stats.c) and must learn when it goes

@@ -238,6 +238,21 @@ const truncate = (s, n = BODY_PREVIEW) => {
   return s.length > n ? `${s.slice(0, n)}… (${s.length} bytes)` : s;
 };
 
+// One JSON style on the wire: compact. The offset of the first white space outside a string,
+// or -1.
+function spacedAt(text) {
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === ' ' || c === '\n' || c === '\t' || c === '\r') return i;
+  }
+  return -1;
+}
+
 // Checks one logged response; returns a list of problems (empty when it conforms) and notes
 // which operation it exercised.
 function checkOne(entry, exercised) {
@@ -317,6 +332,9 @@ function checkOne(entry, exercised) {
     } catch (e) {
       return [`body is not valid JSON (${e.message}): ${truncate(body)}`];
     }
+    const spaced = spacedAt(rawBody);
+    if (spaced >= 0)
+      return [`JSON is not compact (white space outside a string at ${spaced}): ${truncate(rawBody.slice(Math.max(0, spaced - 40)))}`];
   }
   const media = content[mediaKey];
   if (!media || media.schema === undefined) return [];
