@@ -14,7 +14,7 @@
  * and 304, the problem body, metrics and the access log.
  *
  * The files of http/ depend one way (each calls only files listed before it):
- *   bytes.c query.c request.c problem.c database.c conditional.c validate.c page.c stream.c
+ *   bytes.c query.c request.c problem.c database.c conditional.c validate.c stream.c page.c
  *   resource.c metrics.c server.c
  */
 #ifndef ACREDITA_HTTP_H
