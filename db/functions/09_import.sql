@@ -1,15 +1,56 @@
 -- 09_import: CAISPMEX's member-data import and the agency CSV record.
 
+-- The columns of the agency CSV export, in order: the member (and sub-member) of the
+-- representation each holds, how its cell reads (text, bool, or a space-separated list), and
+-- whether the public view has it. agency_csv_record() writes the cells in this order; the
+-- member-data import reads a header against this table.
+CREATE OR REPLACE FUNCTION agency_csv_columns()
+  RETURNS TABLE (name text, member text, sub text, kind text, public boolean)
+  LANGUAGE sql IMMUTABLE AS $$
+  SELECT * FROM (VALUES
+    ('id', 'id', NULL, 'text', true),
+    ('name', 'name', NULL, 'text', true),
+    ('acronym', 'acronym', NULL, 'text', false),
+    ('type', 'type', NULL, 'text', true),
+    ('level', 'level', NULL, 'text', true),
+    ('state', 'state', NULL, 'text', true),
+    ('municipality', 'municipality', NULL, 'text', false),
+    ('website', 'website', NULL, 'text', false),
+    ('ceo_name', 'ceo', 'name', 'text', false),
+    ('ceo_title', 'ceo', 'title', 'text', false),
+    ('accreditation_manager_name', 'accreditation_manager', 'name', 'text', false),
+    ('accreditation_manager_email', 'accreditation_manager', 'email', 'text', false),
+    ('accreditation_manager_phone', 'accreditation_manager', 'phone', 'text', false),
+    ('regional_manager_id', 'regional_manager_id', NULL, 'text', false),
+    ('advisor_ids', 'advisor_ids', NULL, 'list', false),
+    ('tier', 'tier', NULL, 'text', false),
+    ('status', 'status', NULL, 'text', true),
+    ('status_reason', 'status_reason', NULL, 'text', false),
+    ('applied_on', 'applied_on', NULL, 'text', false),
+    ('approved_on', 'approved_on', NULL, 'text', false),
+    ('enrolled_on', 'enrolled_on', NULL, 'text', false),
+    ('accredited_on', 'accredited_on', NULL, 'text', true),
+    ('accreditation_expires_on', 'accreditation_expires_on', NULL, 'text', true),
+    ('withdrawn_on', 'withdrawn_on', NULL, 'text', false),
+    ('removed_on', 'removed_on', NULL, 'text', false),
+    ('implementation_plan_due', 'implementation_plan_due', NULL, 'text', false),
+    ('self_assessment_due', 'self_assessment_due', NULL, 'text', false),
+    ('next_annual_review_due', 'next_annual_review_due', NULL, 'text', false),
+    ('reporting_frequency', 'reporting', 'frequency', 'text', false),
+    ('last_report_on', 'reporting', 'last_report_on', 'text', false),
+    ('next_report_due', 'reporting', 'next_report_due', 'text', false),
+    ('member', 'membership', 'member', 'bool', false),
+    ('member_since', 'membership', 'member_since', 'text', false),
+    ('dues_paid_through', 'membership', 'dues_paid_through', 'text', false),
+    ('membership_external_id', 'membership', 'external_id', 'text', false),
+    ('in_program', 'in_program', NULL, 'bool', false),
+    ('created_at', 'created_at', NULL, 'text', false),
+    ('updated_at', 'updated_at', NULL, 'text', false)) c $$;
+
 CREATE OR REPLACE FUNCTION agency_csv_header(role text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE WHEN role IN ('anonymous', 'partner') THEN
-    'id,name,type,level,state,status,accredited_on,accreditation_expires_on'
-  ELSE 'id,name,acronym,type,level,state,municipality,website,ceo_name,ceo_title,'
-    'accreditation_manager_name,accreditation_manager_email,accreditation_manager_phone,'
-    'regional_manager_id,advisor_ids,tier,status,status_reason,applied_on,approved_on,'
-    'enrolled_on,accredited_on,accreditation_expires_on,withdrawn_on,removed_on,'
-    'implementation_plan_due,self_assessment_due,next_annual_review_due,reporting_frequency,'
-    'last_report_on,next_report_due,member,member_since,dues_paid_through,'
-    'membership_external_id,in_program,created_at,updated_at' END || E'\r\n' $$;
+  SELECT string_agg(c.name, ',' ORDER BY c.n) || E'\r\n'
+  FROM agency_csv_columns() WITH ORDINALITY c (name, member, sub, kind, public, n)
+  WHERE c.public OR role NOT IN ('anonymous', 'partner') $$;
 
 -- Two representations of one agency that differ only in bookkeeping (updated_at, version), or
 -- in a null member against an absent one, show the same agency.

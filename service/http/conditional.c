@@ -30,13 +30,6 @@ enum problem req_lock_row(struct req *r, struct db_stmt *lock, int n, const char
   *current = NULL;
   if (!uuid_valid(params[0]))
     return not_found(r);
-  PGresult *res = req_exec(r, lock, n, params);
-  if (res == NULL)
-    return r->problem;
-  if (PQntuples(res) == 0) {
-    PQclear(res);
-    return not_found(r);
-  }
-  *current = res;
-  return req_check_if_match(r, PQgetvalue(res, 0, 0));
+  enum problem rc = req_one_row(r, lock, n, params, not_found, current);
+  return rc != P_NONE ? rc : req_check_if_match(r, PQgetvalue(*current, 0, 0));
 }

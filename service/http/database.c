@@ -24,3 +24,15 @@ PGresult *req_exec(struct req *r, struct db_stmt *s, int n, const char *const *p
     problem_from_db(r, c);
   return res;
 }
+
+enum problem req_one_row(struct req *r, struct db_stmt *s, int n, const char *const *params,
+                         handler_fn not_found, PGresult **row) {
+  *row = req_exec(r, s, n, params);
+  if (*row == NULL)
+    return r->problem;
+  if (PQntuples(*row) > 0)
+    return P_NONE;
+  PQclear(*row);
+  *row = NULL;
+  return not_found(r);
+}

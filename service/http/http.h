@@ -230,6 +230,10 @@ struct db_conn *req_db(struct req *r);
 /* Runs a statement on the request's connection; on failure sets the problem from the
  * database's answer (503, 409, 422 or 500) and returns NULL. */
 PGresult *req_exec(struct req *r, struct db_stmt *s, int n, const char *const *params);
+/* Runs s for a row: P_NONE with *row (at least one row; the caller PQclears it), or the
+ * failure's problem, or not_found's answer when there is none (*row NULL then). */
+enum problem req_one_row(struct req *r, struct db_stmt *s, int n, const char *const *params,
+                         handler_fn not_found, PGresult **row);
 
 /* ------------------------------------------- conditional requests (conditional.c) */
 
@@ -294,6 +298,9 @@ int validate_body(struct req *r, const json_t *body, const struct field *fields,
 /* Checks one value against one field; pointer is the JSON Pointer of the value. */
 int validate_value(struct req *r, const json_t *v, const struct field *f, const char *pointer,
                    enum body_kind kind);
+/* Removes from doc the top-level members that errors (field errors) name: what the database
+ * then judges has the right shape. */
+void json_drop_erroneous(json_t *doc, const json_t *errors);
 /* True when v is a well-formed value of query type t (enums are checked by the caller). */
 bool qvalue_valid(enum qtype t, const char *v);
 /* Compiles the validators' patterns; called once before threads start. */

@@ -205,16 +205,9 @@ enum problem problem_from_db(struct req *r, const struct db_conn *c) {
 
 /* The class of a refusal, as a refusal table names it in a row starting with '*'. */
 static const char *refusal_class(enum db_status s) {
-  switch (s) {
-  case DB_UNIQUE:
-    return "*unique";
-  case DB_FOREIGN_KEY:
-    return "*foreign_key";
-  case DB_CHECK:
-    return "*check";
-  default:
-    return "";
-  }
+  static const char *const CLASSES[] = {
+      [DB_UNIQUE] = "*unique", [DB_FOREIGN_KEY] = "*foreign_key", [DB_CHECK] = "*check"};
+  return (size_t)s < sizeof CLASSES / sizeof *CLASSES && CLASSES[s] != NULL ? CLASSES[s] : "";
 }
 
 enum problem req_refused(struct req *r, const struct refusal *table) {

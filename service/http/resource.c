@@ -62,16 +62,7 @@ static json_t *fit_for_database(const struct req *r, const json_t *body) {
   for (const struct field *f = r->route->resource->fields; f->name != NULL; f++)
     if (f->flags & F_SECRET)
       json_object_del(copy, f->name);
-  size_t i;
-  const json_t *e;
-  json_array_foreach(r->errors, i, e) {
-    const char *field = json_string_value(json_object_get(e, "field"));
-    if (field == NULL || field[0] != '/')
-      continue;
-    char key[128];
-    snprintf(key, sizeof key, "%.*s", (int)strcspn(field + 1, "/"), field + 1);
-    json_object_del(copy, key);
-  }
+  json_drop_erroneous(copy, r->errors);
   return copy;
 }
 
@@ -110,42 +101,48 @@ enum problem resource_get(struct req *r) {
   return reply_row(r, req_exec(r, &s->get, RP_COUNT, p), resource_missing);
 }
 
+/* Runs a write (create, or update when before is the current representation) with the
+ * body, then the resource's after hook, and answers it: 201 with Location for a new record
+ * (the statement returns its id too), 200 for a changed one. */
+static enum problem write_record(struct req *r, struct db_stmt *stmt, const char *p[RP_COUNT],
+                                 const char *before) {
+  struct resource *s = r->route->resource;
+  PGresult *reread = NULL;
+  char *text = json_dumps(r->body, JSON_COMPACT);
+  p[RP_BODY] = text;
+  PGresult *res = req_exec(r, stmt, RP_COUNT, p);
+  enum problem rc;
+  if (res == NULL) {
+    rc = req_refused(r, s->refusals);
+  } else if (PQntuples(res) == 0) {
+    rc = forbidden(r);
+  } else {
+    const char *id = before == NULL ? PQgetvalue(res, 0, 1) : p[RP_ID];
+    rc = after_write(r, id, &reread);
+    const char *json = PQgetvalue(reread != NULL ? reread : res, 0, 0);
+    if (rc == P_NONE && before == NULL)
+      rc = reply_created(r, s->name, s->collection != NULL ? s->collection : r->in->url_path, id,
+                         json);
+    else if (rc == P_NONE)
+      rc = reply_updated(r, s->name, id, before, json);
+  }
+  free(text);
+  PQclear(res);
+  PQclear(reread);
+  return rc;
+}
+
 enum problem resource_create(struct req *r) {
   struct resource *s = r->route->resource;
-  PGresult *res = NULL, *reread = NULL;
-  char *text = NULL;
-  enum problem rc = P_NONE;
   const char *p[RP_COUNT];
   bind_params(r, NULL, p);
   if (s->parent_param != NULL && !uuid_valid(p[RP_PARENT]))
     return resource_missing(r);
   validate_body(r, r->body, s->fields, BODY_NEW);
   json_t *doc = fit_for_database(r, r->body);
-  rc = check_rules(r, doc, NULL);
+  enum problem rc = check_rules(r, doc, NULL);
   json_decref(doc);
-  if (rc != P_NONE)
-    return rc;
-  text = json_dumps(r->body, JSON_COMPACT);
-  p[RP_BODY] = text;
-  res = req_exec(r, &s->create, RP_COUNT, p);
-  if (res == NULL) {
-    rc = req_refused(r, s->refusals);
-    goto out;
-  }
-  if (PQntuples(res) == 0) {
-    rc = forbidden(r);
-    goto out;
-  }
-  const char *id = PQgetvalue(res, 0, 1);
-  rc = after_write(r, id, &reread);
-  if (rc == P_NONE)
-    rc = reply_created(r, s->name, s->collection != NULL ? s->collection : r->in->url_path, id,
-                       PQgetvalue(reread != NULL ? reread : res, 0, 0));
-out:
-  free(text);
-  PQclear(res);
-  PQclear(reread);
-  return rc;
+  return rc != P_NONE ? rc : write_record(r, &s->create, p, NULL);
 }
 
 /* Locks the record (with the patch document p[RP_BODY], or none) and checks the caller may
@@ -169,41 +166,26 @@ static enum problem lock_record(struct req *r, const char *p[RP_COUNT], PGresult
 
 enum problem resource_patch(struct req *r) {
   struct resource *s = r->route->resource;
-  PGresult *current = NULL, *res = NULL, *reread = NULL;
-  json_t *valid = NULL, *doc = NULL;
-  char *valid_text = NULL, *text = NULL;
+  PGresult *current = NULL;
+  json_t *doc = NULL;
   const char *p[RP_COUNT];
   bind_params(r, NULL, p);
   validate_body(r, r->body, s->fields, BODY_PATCH);
-  valid = fit_for_database(r, r->body);
-  valid_text = json_dumps(valid, JSON_COMPACT);
+  json_t *valid = fit_for_database(r, r->body);
+  char *valid_text = json_dumps(valid, JSON_COMPACT);
   p[RP_BODY] = valid_text;
   enum problem rc = lock_record(r, p, &current);
   if (rc != P_NONE)
     goto out;
   if (PQnfields(current) > 1 && !PQgetisnull(current, 0, 1))
     doc = json_loads(PQgetvalue(current, 0, 1), 0, NULL);
-  if ((rc = check_rules(r, doc, p[RP_ID])) != P_NONE)
-    goto out;
-  text = json_dumps(r->body, JSON_COMPACT);
-  p[RP_BODY] = text;
-  res = req_exec(r, &s->update, RP_COUNT, p);
-  if (res == NULL) {
-    rc = req_refused(r, s->refusals);
-    goto out;
-  }
-  rc = after_write(r, p[RP_ID], &reread);
-  if (rc == P_NONE)
-    rc = reply_updated(r, s->name, p[RP_ID], PQgetvalue(current, 0, 0),
-                       PQgetvalue(reread != NULL ? reread : res, 0, 0));
+  if ((rc = check_rules(r, doc, p[RP_ID])) == P_NONE)
+    rc = write_record(r, &s->update, p, PQgetvalue(current, 0, 0));
 out:
   json_decref(valid);
   json_decref(doc);
   free(valid_text);
-  free(text);
   PQclear(current);
-  PQclear(res);
-  PQclear(reread);
   return rc;
 }
 

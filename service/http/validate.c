@@ -291,3 +291,16 @@ int validate_body(struct req *r, const json_t *body, const struct field *fields,
   struct field top = {"", F_OBJECT, 0, 0, 0, NULL, fields};
   return validate_value(r, body, &top, "", kind);
 }
+
+void json_drop_erroneous(json_t *doc, const json_t *errors) {
+  size_t i;
+  const json_t *e;
+  json_array_foreach(errors, i, e) {
+    const char *field = json_string_value(json_object_get(e, "field"));
+    if (field == NULL || field[0] != '/')
+      continue;
+    char key[128];
+    snprintf(key, sizeof key, "%.*s", (int)strcspn(field + 1, "/"), field + 1);
+    json_object_del(doc, key);
+  }
+}

@@ -192,15 +192,9 @@ bool agency_role_may_write(enum role role, const char *name) {
  * the page. The CSV export has the same rows as records (agency_csv_record()). */
 #define AGENCY_PAGE "agency_list_json(a, $1)"
 #define AGENCY_CSV "agency_csv_record(a, $1)"
-static struct list_sort AGENCY_SORTS[] = {LIST_SORTS_CSV("agencies", "name", AGENCY_PAGE,
-                                                         AGENCY_CSV, "agencies a", AGENCY_WHERE,
-                                                         "a.name", "text", "a", "14", "15", "16")};
-static struct list_spec AGENCY_LIST = {
-    AGENCY_SORTS,
-    LIST_COUNT("agencies_count", "agencies a", AGENCY_WHERE),
-    {"agencies_csv_header", "SELECT rtrim(agency_csv_header($1), E'\\r\\n')"},
-    CSV_FINGERPRINT("agencies_csv_fingerprint", "a", "agencies a", AGENCY_WHERE),
-    "agencies.csv"};
+LIST_SPEC_CSV(AGENCY_LIST, "agencies", "name", AGENCY_PAGE, AGENCY_CSV,
+              "SELECT rtrim(agency_csv_header($1), E'\\r\\n')", "agencies.csv", "agencies a",
+              AGENCY_WHERE, "a.name", "text", "a", "14", "15", "16");
 
 /* $1 id, $2 body, $3 role, $4 sub, $5 agency, $7 request id (see struct resource). */
 /* Field errors that need the data. $1 the document (a new agency's, or the one a patch

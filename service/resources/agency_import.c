@@ -77,33 +77,16 @@ enum ckind { C_TEXT, C_BOOL, C_LIST };
 
 /* A CSV column: the member (and sub-member) of the agency document it fills. */
 struct csv_column {
-  const char *name;
-  const char *member;
-  const char *sub; /* NULL: a top-level member */
+  char *name;
+  char *member;
+  char *sub; /* NULL: a top-level member */
   enum ckind kind;
 };
 
-/* The columns are the CSV export's (agency_csv_header('admin') in SQL, read per import).
- * A column fills the top-level member of its own name, as text, unless it is one of these. */
-static const struct csv_column SPECIAL_COLUMNS[] = {
-    {"ceo_name", "ceo", "name", C_TEXT},
-    {"ceo_title", "ceo", "title", C_TEXT},
-    {"accreditation_manager_name", "accreditation_manager", "name", C_TEXT},
-    {"accreditation_manager_email", "accreditation_manager", "email", C_TEXT},
-    {"accreditation_manager_phone", "accreditation_manager", "phone", C_TEXT},
-    {"advisor_ids", "advisor_ids", NULL, C_LIST},
-    {"reporting_frequency", "reporting", "frequency", C_TEXT},
-    {"last_report_on", "reporting", "last_report_on", C_TEXT},
-    {"next_report_due", "reporting", "next_report_due", C_TEXT},
-    {"member", "membership", "member", C_BOOL},
-    {"member_since", "membership", "member_since", C_TEXT},
-    {"dues_paid_through", "membership", "dues_paid_through", C_TEXT},
-    {"membership_external_id", "membership", "external_id", C_TEXT},
-    {"in_program", "in_program", NULL, C_BOOL},
-    {NULL}};
-
+/* The export's columns and the members they hold: agency_csv_columns() in SQL, the one
+ * definition the export writes and the import reads. */
 static struct db_stmt EXPORT_COLUMNS = {"agency_import_columns",
-                                        "SELECT rtrim(agency_csv_header('admin'), E'\\r\\n')"};
+                                        "SELECT name, member, sub, kind FROM agency_csv_columns()"};
 
 /* Objects that are null as a whole when every one of their columns is empty. */
 static const char *const NULLABLE_GROUPS[] = {"ceo", "accreditation_manager", NULL};
@@ -143,8 +126,7 @@ struct import {
   struct record *records;     /* the lines that hold something, in order; owned */
   size_t skip;                /* records before the first line to import (the CSV header) */
   size_t nrecords;            /* lines to import: records after skip */
-  struct csv_column *columns; /* CSV: each header cell's column; names point into known */
-  char *known;                /* the export's columns, comma-separated; owned */
+  struct csv_column *columns; /* CSV: each header cell's column; strings owned */
   size_t ncolumns;
   json_t *seen;           /* agencies named so far: keys are ids or "external_id:…" */
   struct result *results; /* every line's result, in order: nrecords of them at most */
@@ -297,18 +279,18 @@ static json_t *csv_cells(const char *s, size_t len) {
 
 /* ---------------------------------------------------------------- parsing */
 
-/* The column the export names name (one of imp->known's), or false. */
-static bool export_column(struct import *imp, const char *name, struct csv_column *out) {
-  size_t n = strlen(name);
-  for (const char *p = imp->known; p != NULL && *p != '\0'; p += strcspn(p, ",")) {
-    p += *p == ',';
-    if (strncasecmp(p, name, n) != 0 || (p[n] != ',' && p[n] != '\0'))
+/* The export's column called name (any case), from known (EXPORT_COLUMNS' rows), into out
+ * (its strings malloc'd); false when the export has none. */
+static bool export_column(const PGresult *known, const char *name, struct csv_column *out) {
+  for (int i = 0; i < PQntuples(known); i++) {
+    if (strcasecmp(PQgetvalue(known, i, 0), name) != 0)
       continue;
-    *out = (struct csv_column){strndup(p, n), NULL, NULL, C_TEXT};
-    out->member = out->name;
-    for (const struct csv_column *c = SPECIAL_COLUMNS; c->name != NULL; c++)
-      if (strcmp(c->name, out->name) == 0)
-        *out = (struct csv_column){out->name, c->member, c->sub, c->kind};
+    const char *kind = PQgetvalue(known, i, 3);
+    *out = (struct csv_column){strdup(PQgetvalue(known, i, 0)), strdup(PQgetvalue(known, i, 1)),
+                               PQgetisnull(known, i, 2) ? NULL : strdup(PQgetvalue(known, i, 2)),
+                               strcmp(kind, "bool") == 0   ? C_BOOL
+                               : strcmp(kind, "list") == 0 ? C_LIST
+                                                           : C_TEXT};
     return true;
   }
   return false;
@@ -318,14 +300,14 @@ static bool export_column(struct import *imp, const char *name, struct csv_colum
  * request errors (field "/1/<column>"). Returns the number of errors, or -1 when the header
  * itself cannot be read (or the export's columns cannot: the problem is set). */
 static int csv_header(struct req *r, struct import *imp, const struct record *rec) {
-  PGresult *res = req_exec(r, &EXPORT_COLUMNS, 0, NULL);
-  if (res == NULL)
+  PGresult *known = req_exec(r, &EXPORT_COLUMNS, 0, NULL);
+  if (known == NULL)
     return -1;
-  imp->known = strdup(PQgetvalue(res, 0, 0));
-  PQclear(res);
   json_t *cells = csv_cells(rec->text, rec->len);
-  if (cells == NULL)
+  if (cells == NULL) {
+    PQclear(known);
     return -1;
+  }
   int errs = 0;
   imp->ncolumns = json_array_size(cells);
   imp->columns = calloc(imp->ncolumns, sizeof *imp->columns);
@@ -340,7 +322,7 @@ static int csv_header(struct req *r, struct import *imp, const struct record *re
     for (size_t k = strlen(name); k > 0 && name[k - 1] == ' '; k--)
       name[k - 1] = '\0';
     snprintf(ptr, sizeof ptr, "/%d/%s", rec->line, name);
-    if (name[0] == '\0' || !export_column(imp, name, &imp->columns[i])) {
+    if (name[0] == '\0' || !export_column(known, name, &imp->columns[i])) {
       req_field_error(r, ptr, "unknown_field", NULL);
       errs++;
       continue;
@@ -352,6 +334,7 @@ static int csv_header(struct req *r, struct import *imp, const struct record *re
       }
   }
   json_decref(cells);
+  PQclear(known);
   return errs;
 }
 
@@ -552,20 +535,6 @@ static void check_role(struct req *r, json_t *doc) {
   }
 }
 
-/* The members of doc that have no error yet: the database checks only those. */
-static void drop_erroneous(json_t *doc, const json_t *errors) {
-  size_t i;
-  const json_t *e;
-  json_array_foreach(errors, i, e) {
-    const char *field = json_string_value(json_object_get(e, "field"));
-    if (field == NULL || field[0] != '/')
-      continue;
-    char key[128];
-    snprintf(key, sizeof key, "%.*s", (int)strcspn(field + 1, "/"), field + 1);
-    json_object_del(doc, key);
-  }
-}
-
 /* The checks of one line that need no more than the agency it names (l->current): reduces
  * l->doc to what the line changes and sets the line's status as far as it is known here
  * (error, unchanged, or created / updated pending the database's word). */
@@ -593,7 +562,7 @@ static void check_line(struct req *r, struct line *l) {
 
   if (l->errors != NULL) {
     l->status = S_ERROR;
-    drop_erroneous(l->doc, l->errors);
+    json_drop_erroneous(l->doc, l->errors);
     l->check_only = json_object_size(l->doc) > 0;
   } else if (exists && json_object_size(l->doc) == 0) {
     l->status = S_UNCHANGED;
@@ -990,10 +959,12 @@ out:
     json_decref(imp.results[i].errors);
   free(imp.results);
   free(imp.records);
-  for (size_t i = 0; i < imp.ncolumns; i++)
-    free((char *)imp.columns[i].name);
+  for (size_t i = 0; i < imp.ncolumns; i++) {
+    free(imp.columns[i].name);
+    free(imp.columns[i].member);
+    free(imp.columns[i].sub);
+  }
   free(imp.columns);
-  free(imp.known);
   json_decref(imp.seen);
   /* An import's peak is several megabytes. glibc keeps what is freed in the thread's arena,
    * and every thread of the pool has one: without this, each would hold its largest import. */

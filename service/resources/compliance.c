@@ -193,16 +193,8 @@ static enum problem compliance_put(struct req *r) {
   if (!uuid_valid(standard))
     return item_not_found(r);
   const char *lp[] = {agency, standard};
-  current = req_exec(r, &COMPLIANCE_ITEM_LOCKED, 2, lp);
-  if (current == NULL) {
-    rc = r->problem;
-    goto out;
-  }
-  if (PQntuples(current) == 0) {
-    rc = item_not_found(r);
-    goto out;
-  }
-  if ((rc = req_check_if_match(r, PQgetvalue(current, 0, 0))) != P_NONE)
+  rc = req_lock_row(r, &COMPLIANCE_ITEM_LOCKED, 2, lp, item_not_found, &current);
+  if (rc != P_NONE)
     goto out;
   if (check_bullets(r, standard) < 0) {
     rc = r->problem;

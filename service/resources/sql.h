@@ -62,6 +62,22 @@
 #define LIST_COUNT(stmt, from, where)                                                              \
   { stmt, "SELECT count(*) FROM " from " WHERE " where }
 
+/* A list of stored records: the struct list_spec var, with its sorts (by field, on key, then by
+ * time) and its count; the _CSV variant adds the CSV header statement and the file name. */
+#define LIST_SPEC(var, stmt, field, json, from, where, key, keytype, t, k, i, lim)                 \
+  static struct list_sort var##_SORTS[] = {                                                        \
+      LIST_SORTS(stmt, field, json, from, where, key, keytype, t, k, i, lim)};                     \
+  static struct list_spec var = {var##_SORTS, LIST_COUNT(stmt "_count", from, where)}
+#define LIST_SPEC_CSV(var, stmt, field, json, csv, header, file, from, where, key, keytype, t, k,  \
+                      i, lim)                                                                      \
+  static struct list_sort var##_SORTS[] = {                                                        \
+      LIST_SORTS_CSV(stmt, field, json, csv, from, where, key, keytype, t, k, i, lim)};            \
+  static struct list_spec var = {var##_SORTS,                                                      \
+                                 LIST_COUNT(stmt "_count", from, where),                           \
+                                 {stmt "_csv_header", header},                                     \
+                                 CSV_FINGERPRINT(stmt "_csv_fingerprint", t, from, where),         \
+                                 file}
+
 /* A CSV list's fingerprint: what its rows are made of (how many, their versions, and today,
  * on which derived values depend). Its ETag hashes this, not the streamed bytes. */
 #define CSV_FINGERPRINT(stmt, alias, from, where)                                                  \

@@ -227,11 +227,8 @@ static const struct refusal STANDARD_REFUSALS[] = {
   " AND ($11::text IS NULL OR fold(concat_ws(' ', s.number, s.title->>'es', s.title->>'en',"       \
   "   s.summary->>'es', s.summary->>'en')) LIKE contains_pattern($11::text))"
 
-static struct list_sort STANDARD_SORTS[] = {LIST_SORTS("standards", "number", "standard_json(s)",
-                                                       "standards s", STANDARD_WHERE, "s.sort_key",
-                                                       "int[]", "s", "12", "13", "14")};
-static struct list_spec STANDARD_LIST = {
-    STANDARD_SORTS, LIST_COUNT("standards_count", "standards s", STANDARD_WHERE)};
+LIST_SPEC(STANDARD_LIST, "standards", "number", "standard_json(s)", "standards s", STANDARD_WHERE,
+          "s.sort_key", "int[]", "s", "12", "13", "14");
 
 /* Import: the positions (1-based) of standards whose number exists already. */
 static struct db_stmt STANDARD_IMPORT_TAKEN = {

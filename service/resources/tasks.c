@@ -112,15 +112,9 @@ static const struct refusal TASK_REFUSALS[] = {
   " AND ($12::boolean IS NULL OR task_is_overdue(t.due_on, t.status, mx_today()) = $12::boolean)"
 
 /* Tasks without a due date sort after every dated one. */
-static struct list_sort TASK_SORTS[] = {
-    LIST_SORTS_CSV("tasks", "due_on", "task_json(t)", "task_csv_row(t)", "tasks t", TASK_WHERE,
-                   "coalesce(t.due_on, 'infinity'::date)", "date", "t", "13", "14", "15")};
-static struct list_spec TASK_LIST = {
-    TASK_SORTS,
-    LIST_COUNT("tasks_count", "tasks t", TASK_WHERE),
-    {"tasks_csv_header", "SELECT task_csv_header()"},
-    CSV_FINGERPRINT("tasks_csv_fingerprint", "t", "tasks t", TASK_WHERE),
-    "tasks.csv"};
+LIST_SPEC_CSV(TASK_LIST, "tasks", "due_on", "task_json(t)", "task_csv_row(t)",
+              "SELECT task_csv_header()", "tasks.csv", "tasks t", TASK_WHERE,
+              "coalesce(t.due_on, 'infinity'::date)", "date", "t", "13", "14", "15");
 
 /* $1 id, $2 body, $3 role, $4 sub, $5 agency (see struct resource). */
 #define TASK_SCOPE "agency_scope_allows(t.agency_id, $3::text, $4::text, $5::text)"

@@ -117,11 +117,8 @@ static const struct refusal WEBINAR_REFUSALS[] = {
   "   LIKE contains_pattern($10::text))"
 #define WEBINAR_JSON "webinar_json(w, $1::text, $3::uuid)"
 
-static struct list_sort WEBINAR_SORTS[] = {LIST_SORTS("webinars", "starts_at", WEBINAR_JSON,
-                                                      "webinars w", WEBINAR_WHERE, "w.starts_at",
-                                                      "timestamptz", "w", "11", "12", "13")};
-static struct list_spec WEBINAR_LIST = {WEBINAR_SORTS,
-                                        LIST_COUNT("webinars_count", "webinars w", WEBINAR_WHERE)};
+LIST_SPEC(WEBINAR_LIST, "webinars", "starts_at", WEBINAR_JSON, "webinars w", WEBINAR_WHERE,
+          "w.starts_at", "timestamptz", "w", "11", "12", "13");
 
 /* $1 id, $2 body, $3 role, $5 agency (see struct resource). */
 

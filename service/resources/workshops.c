@@ -174,11 +174,8 @@ static const struct refusal REGISTRATION_REFUSALS[] = {
   " AND ($11::text IS NULL OR fold(concat_ws(' ', w.title->>'es', w.title->>'en', w.city,"         \
   "   w.venue)) LIKE contains_pattern($11::text))"
 
-static struct list_sort WORKSHOP_SORTS[] = {LIST_SORTS("workshops", "starts_on", "workshop_json(w)",
-                                                       "workshops w", WORKSHOP_WHERE, "w.starts_on",
-                                                       "date", "w", "12", "13", "14")};
-static struct list_spec WORKSHOP_LIST = {
-    WORKSHOP_SORTS, LIST_COUNT("workshops_count", "workshops w", WORKSHOP_WHERE)};
+LIST_SPEC(WORKSHOP_LIST, "workshops", "starts_on", "workshop_json(w)", "workshops w",
+          WORKSHOP_WHERE, "w.starts_on", "date", "w", "12", "13", "14");
 
 /* $1 id, $2 body, $3 role (see struct resource). */
 static struct db_stmt WORKSHOP_RESEAT = {"workshop_reseat",
@@ -558,15 +555,8 @@ static enum problem registration_check_in(struct req *r) {
   }
   const char *day = req_body_string(r, "day");
   const char *p[] = {rid, wid, day};
-  current = req_exec(r, &CHECK_IN_LOCK, 3, p);
-  if (current == NULL) {
-    rc = r->problem;
+  if ((rc = req_one_row(r, &CHECK_IN_LOCK, 3, p, resource_missing, &current)) != P_NONE)
     goto out;
-  }
-  if (PQntuples(current) == 0) {
-    rc = resource_missing(r);
-    goto out;
-  }
   const char *reg_status = PQgetvalue(current, 0, 1), *ws_status = PQgetvalue(current, 0, 2);
   if (strcmp(PQgetvalue(current, 0, 5), "t") != 0) {
     char range[32];
