@@ -25,6 +25,11 @@ BEGIN
       AND k NOT IN ('updated_at', 'version'));
 END $$;
 
+-- True inside documents_refresh(): an update that only stores re-rendered documents, which
+-- is no change of the record (no new version, no audit entry).
+CREATE OR REPLACE FUNCTION rendering_only() RETURNS boolean LANGUAGE sql STABLE
+  AS $$ SELECT coalesce(current_setting('acredita.rendering', true), '') = 'on' $$;
+
 -- Every stored resource bumps version and updated_at on each change.
 CREATE OR REPLACE FUNCTION touch_row() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -39,9 +44,12 @@ CREATE OR REPLACE FUNCTION contains_pattern(q text) RETURNS text
   LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
   AS $$ SELECT '%' || replace(replace(replace(fold(q), '\', '\\'), '%', '\%'), '_', '\_') || '%' $$;
 
--- "Today" is Mexico City's date (API.md §10).
+-- "Today" is Mexico City's date (API.md §10). Where a database sets acredita.today (ALTER
+-- DATABASE … SET acredita.today = '2031-01-01'), that date stands in for it in the sessions
+-- that start afterwards: the tests move "today" across due dates and expiries with it.
 CREATE OR REPLACE FUNCTION mx_today() RETURNS date LANGUAGE sql STABLE
-  AS $$ SELECT (now() AT TIME ZONE 'America/Mexico_City')::date $$;
+  AS $$ SELECT coalesce(nullif(current_setting('acredita.today', true), '')::date,
+                        (now() AT TIME ZONE 'America/Mexico_City')::date) $$;
 
 -- CSV: every cell quoted (RFC 4180); a cell that a spreadsheet would run as a formula gets a
 -- leading apostrophe.
@@ -82,14 +90,20 @@ CREATE OR REPLACE FUNCTION j(v anyelement) RETURNS text LANGUAGE sql STABLE PARA
 
 -- A JSON value re-written compactly, order and nulls kept: for free-form jsonb members
 -- (json_compact(x::json)) and for documents assembled from many aggregates.
-CREATE OR REPLACE FUNCTION json_compact(v json) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE json_typeof(v)
-    WHEN 'object' THEN '{' || coalesce((SELECT string_agg(to_json(e.k)::text || ':' || json_compact(e.v), ','
-                                                          ORDER BY e.n)
-                                         FROM json_each(v) WITH ORDINALITY e (k, v, n)), '') || '}'
-    WHEN 'array' THEN '[' || coalesce((SELECT string_agg(json_compact(e.v), ',' ORDER BY e.n)
-                                        FROM json_array_elements(v) WITH ORDINALITY e (v, n)), '') || ']'
-    ELSE coalesce(v::text, 'null') END $$;
+CREATE OR REPLACE FUNCTION json_compact(v json) RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  CASE json_typeof(v)
+    WHEN 'object' THEN
+      RETURN '{' || coalesce((SELECT string_agg(to_json(e.k)::text || ':' || json_compact(e.v), ','
+                                                ORDER BY e.n)
+                              FROM json_each(v) WITH ORDINALITY e (k, v, n)), '') || '}';
+    WHEN 'array' THEN
+      RETURN '[' || coalesce((SELECT string_agg(json_compact(e.v), ',' ORDER BY e.n)
+                              FROM json_array_elements(v) WITH ORDINALITY e (v, n)), '') || ']';
+    ELSE
+      RETURN coalesce(v::text, 'null');
+  END CASE;
+END $$;
 
 -- A new row of empty's table as an insert begins it: a fresh id, now, version 1, not demo
 -- data. The resource's X_from_doc() fills in the rest.

@@ -1,6 +1,5 @@
 -- 03_agencies: Agencies: derived dates, status, who sees and writes them, representations, writes and the lifecycle state machine.
 
-CREATE OR REPLACE TRIGGER agencies_touch BEFORE UPDATE ON agencies FOR EACH ROW EXECUTE FUNCTION touch_row();
 
 -- Derived dates. PostgreSQL's date + interval keeps month ends and leap days sane
 -- (2020-01-31 + 1 month = 2020-02-29; 2024-02-29 + 1 year = 2025-02-28).
@@ -95,6 +94,13 @@ CREATE OR REPLACE FUNCTION agency_may_transition(a agencies, target text, role t
                      WHEN 'advisor' THEN target <> 'approved' AND agency_writable_by(a, role, sub)
                      ELSE false END $$;
 
+-- external_ids holds free keys whose values are strings (or null).
+CREATE OR REPLACE FUNCTION agency_external_ids_json(ids jsonb) RETURNS text
+  LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN ids IS NULL OR ids = '{}' THEN '{}'
+         ELSE (SELECT '{' || string_agg(j(e.key) || ':' || j(e.value), ',') || '}'
+               FROM jsonb_each_text(ids) e) END $$;
+
 CREATE OR REPLACE FUNCTION agency_json(a agencies) RETURNS text LANGUAGE sql STABLE AS $$
   SELECT '{"id":' || j(a.id) || ',"name":' || j(a.name) || ',"acronym":' || j(a.acronym)
     || ',"type":' || j(a.type) || ',"level":' || j(a.level) || ',"state":' || j(a.state)
@@ -124,7 +130,7 @@ CREATE OR REPLACE FUNCTION agency_json(a agencies) RETURNS text LANGUAGE sql STA
     || '},"membership":{"member":' || j(a.member) || ',"member_since":' || j(a.member_since)
     || ',"dues_paid_through":' || j(a.dues_paid_through)
     || ',"external_id":' || j(a.membership_external_id)
-    || '},"external_ids":' || json_compact(a.external_ids::json)
+    || '},"external_ids":' || agency_external_ids_json(a.external_ids)
     || ',"in_program":' || j(a.in_program) || ',"demo":' || j(a.demo)
     || ',"created_at":' || j(rfc3339(a.created_at)) || ',"updated_at":' || j(rfc3339(a.updated_at))
     || ',"version":' || j(a.version) || '}'
@@ -416,3 +422,48 @@ CREATE OR REPLACE FUNCTION agency_list_json(a agencies, role text) RETURNS text
 BEGIN
   RETURN agency_json_for(a, role);
 END $$;
+
+-- ------------------------------------------------------------ stored documents
+
+-- The first date on which an agency's documents, rendered on today, could read differently
+-- without a write: the day after an accreditation expires (status "expired"), the day after
+-- the next annual review (the next one is then due). NULL: never.
+CREATE OR REPLACE FUNCTION agency_fresh_until(a agencies, today date) RETURNS date
+  LANGUAGE sql STABLE AS $$
+  SELECT least(CASE WHEN a.status IN ('accredited', 'conditionally_accredited')
+                         AND a.accreditation_expires_on >= today
+                    THEN a.accreditation_expires_on + 1 END,
+               agency_next_annual_review_due(a, today) + 1) $$;
+
+-- The representation a role gets, as stored when it is current, else rendered now (a row
+-- the midnight sweep has not reached yet). The rendering goes through the plpgsql
+-- agency_list_json(), whose plan is kept: a list is planned again for each request, and
+-- planning the inlined representation cost more than rendering the page.
+CREATE OR REPLACE FUNCTION agency_document(a agencies, role text) RETURNS text
+  LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN a.rendered_on <= mx_today() AND (a.fresh_until IS NULL OR mx_today() < a.fresh_until)
+              THEN CASE WHEN role IN ('anonymous', 'partner') THEN a.public_document
+                        ELSE a.document END
+              ELSE agency_list_json(a, role) END $$;
+
+-- Every write of an agency, in one BEFORE trigger: a change bumps version and updated_at, and
+-- the documents are rendered from the row as it will be stored. An update that only stores
+-- re-rendered documents (rendering_only()) is no change.
+CREATE OR REPLACE FUNCTION agency_before_write() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF rendering_only() THEN
+    RETURN NEW;
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    NEW.updated_at := now();
+    NEW.version := OLD.version + 1;
+  END IF;
+  NEW.document := agency_json(NEW);
+  NEW.public_document := agency_public_json(NEW);
+  NEW.rendered_on := mx_today();
+  NEW.fresh_until := agency_fresh_until(NEW, NEW.rendered_on);
+  RETURN NEW;
+END $$;
+
+CREATE OR REPLACE TRIGGER agencies_write BEFORE INSERT OR UPDATE ON agencies
+  FOR EACH ROW EXECUTE FUNCTION agency_before_write();

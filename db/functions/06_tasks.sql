@@ -1,30 +1,7 @@
 -- 06_tasks: Tasks, and what falls due for an agency.
 
-CREATE OR REPLACE TRIGGER tasks_touch BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION touch_row();
 
--- completed_at is the moment a task became done, and only a done task has one. A task's
--- standard belongs to the agency's program.
-CREATE OR REPLACE FUNCTION tasks_before_write() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF NEW.status <> 'done' THEN
-    NEW.completed_at := NULL;
-  ELSIF TG_OP = 'INSERT' OR OLD.status <> 'done' THEN
-    NEW.completed_at := now();
-  ELSE
-    NEW.completed_at := OLD.completed_at;
-  END IF;
-  IF NEW.standard_id IS NOT NULL
-     AND (TG_OP = 'INSERT' OR NEW.standard_id IS DISTINCT FROM OLD.standard_id)
-     AND NOT EXISTS (SELECT 1 FROM standards s JOIN agencies a ON a.type = s.program
-                     WHERE s.id = NEW.standard_id AND a.id = NEW.agency_id) THEN
-    RAISE EXCEPTION 'the standard is not one of the agency''s program'
-      USING ERRCODE = 'check_violation', CONSTRAINT = 'tasks_standard_program';
-  END IF;
-  RETURN NEW;
-END $$;
 
-CREATE OR REPLACE TRIGGER tasks_before_write BEFORE INSERT OR UPDATE ON tasks
-  FOR EACH ROW EXECUTE FUNCTION tasks_before_write();
 
 -- Overdue: due before today (Mexico City's date) and neither done nor cancelled.
 CREATE OR REPLACE FUNCTION task_is_overdue(due_on date, status text, today date) RETURNS boolean
@@ -40,6 +17,55 @@ CREATE OR REPLACE FUNCTION task_json(t tasks) RETURNS text LANGUAGE sql STABLE A
     || ',"completed_at":' || j(rfc3339(t.completed_at)) || ',"created_at":' || j(rfc3339(t.created_at))
     || ',"updated_at":' || j(rfc3339(t.updated_at)) || ',"version":' || j(t.version) || '}'
 $$;
+
+-- The first date on which a task's document could read differently without a write: the day
+-- after its due date, while it is open (it becomes overdue). NULL: never.
+CREATE OR REPLACE FUNCTION task_fresh_until(t tasks, today date) RETURNS date
+  LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN t.status NOT IN ('done', 'cancelled') AND t.due_on >= today
+              THEN t.due_on + 1 END $$;
+
+-- A task as stored when the document is current, else rendered now.
+CREATE OR REPLACE FUNCTION task_document(t tasks) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN t.rendered_on <= mx_today() AND (t.fresh_until IS NULL OR mx_today() < t.fresh_until)
+              THEN t.document ELSE task_json(t) END $$;
+
+-- Every write of a task, in one BEFORE trigger: a change bumps version and updated_at;
+-- completed_at is the moment the task became done, and only a done task has one; a task's
+-- standard belongs to the agency's program; the document is rendered from the row as it will
+-- be stored. An update that only stores a re-rendered document (rendering_only()) is no
+-- change.
+CREATE OR REPLACE FUNCTION task_before_write() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF rendering_only() THEN
+    RETURN NEW;
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    NEW.updated_at := now();
+    NEW.version := OLD.version + 1;
+  END IF;
+  IF NEW.status <> 'done' THEN
+    NEW.completed_at := NULL;
+  ELSIF TG_OP = 'INSERT' OR OLD.status <> 'done' THEN
+    NEW.completed_at := now();
+  ELSE
+    NEW.completed_at := OLD.completed_at;
+  END IF;
+  IF NEW.standard_id IS NOT NULL
+     AND (TG_OP = 'INSERT' OR NEW.standard_id IS DISTINCT FROM OLD.standard_id)
+     AND NOT EXISTS (SELECT 1 FROM standards s JOIN agencies a ON a.type = s.program
+                     WHERE s.id = NEW.standard_id AND a.id = NEW.agency_id) THEN
+    RAISE EXCEPTION 'the standard is not one of the agency''s program'
+      USING ERRCODE = 'check_violation', CONSTRAINT = 'tasks_standard_program';
+  END IF;
+  NEW.document := task_json(NEW);
+  NEW.rendered_on := mx_today();
+  NEW.fresh_until := task_fresh_until(NEW, NEW.rendered_on);
+  RETURN NEW;
+END $$;
+
+CREATE OR REPLACE TRIGGER tasks_write BEFORE INSERT OR UPDATE ON tasks
+  FOR EACH ROW EXECUTE FUNCTION task_before_write();
 
 -- The columns a whole document (d) gives task x. A task stays with its agency.
 CREATE OR REPLACE FUNCTION task_from_doc(x tasks, d jsonb) RETURNS tasks

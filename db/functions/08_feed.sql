@@ -31,3 +31,46 @@ CREATE OR REPLACE FUNCTION housekeeping() RETURNS void LANGUAGE sql AS $$
    WHERE window_started_at < now() - interval '1 day'
      AND (locked_until IS NULL OR locked_until < now());
 $$;
+
+-- Stores afresh the documents of the agencies and tasks that are stale for today (a
+-- date-derived value in them changed, or none is stored), at most max_rows of each table,
+-- skipping rows that other transactions hold. Returns how many it stored. The housekeeping
+-- thread calls it after midnight (Mexico City) until it returns 0, each call a transaction of
+-- its own, so that reads and writes go on meanwhile; a stale document is rendered afresh on
+-- read until then (agency_document(), task_document()).
+CREATE OR REPLACE FUNCTION documents_refresh(max_rows int) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+  today date := mx_today();
+  agencies_done int;
+  tasks_done int;
+BEGIN
+  PERFORM set_config('acredita.rendering', 'on', true);
+  WITH due AS (SELECT x.id FROM agencies x WHERE x.fresh_until <= today OR x.document IS NULL
+               LIMIT max_rows FOR UPDATE SKIP LOCKED)
+  UPDATE agencies a SET document = agency_json(a), public_document = agency_public_json(a),
+      rendered_on = today, fresh_until = agency_fresh_until(a, today)
+  FROM due WHERE a.id = due.id;
+  GET DIAGNOSTICS agencies_done = ROW_COUNT;
+  WITH due AS (SELECT x.id FROM tasks x WHERE x.fresh_until <= today OR x.document IS NULL
+               LIMIT max_rows FOR UPDATE SKIP LOCKED)
+  UPDATE tasks t SET document = task_json(t), rendered_on = today,
+      fresh_until = task_fresh_until(t, today)
+  FROM due WHERE t.id = due.id;
+  GET DIAGNOSTICS tasks_done = ROW_COUNT;
+  PERFORM set_config('acredita.rendering', 'off', true);
+  RETURN agencies_done + tasks_done;
+END $$;
+
+-- Every stored document rendered again: after the functions that render them changed
+-- (acredita migrate runs it with them, in their transaction).
+CREATE OR REPLACE FUNCTION documents_render_all() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  today date := mx_today();
+BEGIN
+  PERFORM set_config('acredita.rendering', 'on', true);
+  UPDATE agencies a SET document = agency_json(a), public_document = agency_public_json(a),
+      rendered_on = today, fresh_until = agency_fresh_until(a, today);
+  UPDATE tasks t SET document = task_json(t), rendered_on = today,
+      fresh_until = task_fresh_until(t, today);
+  PERFORM set_config('acredita.rendering', 'off', true);
+END $$;

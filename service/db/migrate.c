@@ -96,6 +96,12 @@ int db_conn_schema_version(struct db_conn *c, bool *functions_current) {
   return v;
 }
 
+/* BEGIN for an operator's command (a migration, the functions, the demo data): it may take
+ * longer than a request's statement_timeout allows. */
+static bool begin_long(PGconn *pg, const char *what) {
+  return exec_ok(pg, "BEGIN", what) && exec_ok(pg, "SET LOCAL statement_timeout = 0", what);
+}
+
 /* Runs an embedded SQL file; false (with a message on stderr) when it fails. */
 static bool exec_file(PGconn *pg, const struct embedded_file *f) {
   char *sql = malloc(f->len + 1);
@@ -110,7 +116,7 @@ static bool exec_file(PGconn *pg, const struct embedded_file *f) {
 
 /* Applies one migration in its own transaction unless it is recorded already. */
 static int apply_one(PGconn *pg, const struct embedded_file *f, int version) {
-  if (!exec_ok(pg, "BEGIN", f->name) ||
+  if (!begin_long(pg, f->name) ||
       !exec_ok(pg, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK_KEY ")", f->name))
     goto fail;
 
@@ -181,7 +187,7 @@ void db_functions_checksum(char out[65]) {
 static int apply_functions(PGconn *pg) {
   char sum[65];
   db_functions_checksum(sum);
-  if (!exec_ok(pg, "BEGIN", FUNCTIONS_PREFIX) ||
+  if (!begin_long(pg, FUNCTIONS_PREFIX) ||
       !exec_ok(pg, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK_KEY ")", FUNCTIONS_PREFIX))
     goto fail;
   const char *params[] = {sum};
@@ -197,7 +203,9 @@ static int apply_functions(PGconn *pg) {
   for (size_t i = 0; ok && i < n; i++)
     ok = exec_file(pg, files[i]);
   free(files);
-  if (!ok)
+  /* The stored documents were rendered by the functions just replaced: render them again in
+   * the same transaction, so that no answer mixes the old rendering with the new. */
+  if (!ok || !exec_ok(pg, "SELECT documents_render_all()", "stored documents"))
     goto fail;
   res = PQexecParams(pg,
                      "INSERT INTO schema_functions (only_row, checksum) VALUES (true, $1)"
@@ -250,7 +258,7 @@ int db_seed_demo(PGconn *pg, const char *password_hash, const char *secret_hash)
   size_t n = 0;
   const struct embedded_file **files = files_under(DEMO_PREFIX, &n);
   int rc = A_ERR;
-  if (!exec_ok(pg, "BEGIN", "seed-demo"))
+  if (!begin_long(pg, "seed-demo"))
     goto out;
   /* The demo SQL reads the hashes from these settings: yescrypt is computed here, in C. */
   const char *params[] = {password_hash, secret_hash};

@@ -187,10 +187,9 @@ bool agency_role_may_write(enum role role, const char *name) {
   " AND ($13::text IS NULL OR fold(a.name || ' ' || coalesce(a.acronym, '') || ' '"                \
   "      || coalesce(a.municipality, '')) LIKE contains_pattern($13))"
 
-/* Pages render with agency_list_json(), agency_json_for() in plpgsql: a list is planned
- * again for each request, and planning the inlined representation cost more than rendering
- * the page. The CSV export has the same rows as records (agency_csv_record()). */
-#define AGENCY_PAGE "agency_list_json(a, $1)"
+/* Pages send the stored documents (agency_document()): nothing is rendered on read. The CSV
+ * export has the same rows as records (agency_csv_record()). */
+#define AGENCY_PAGE "agency_document(a, $1)"
 #define AGENCY_CSV "agency_csv_record(a, $1)"
 LIST_SPEC_CSV(AGENCY_LIST, "agencies", "name", AGENCY_PAGE, AGENCY_CSV,
               "SELECT rtrim(agency_csv_header($1), E'\\r\\n')", "agencies.csv", "agencies a",
@@ -304,7 +303,7 @@ static struct resource AGENCY = {
     "No agency has this id.",
     "Ninguna agencia tiene este id.",
     .fields = AGENCY_FIELDS,
-    .get = {"agency_get", "SELECT agency_json_for(a, $3) FROM agencies a"
+    .get = {"agency_get", "SELECT agency_document(a, $3) FROM agencies a"
                           " WHERE a.id = $1::uuid AND agency_visible_to(a, $3, $5)"},
     .lock = {"agency_lock",
              "SELECT agency_json(a), jsonb_merge_patch(agency_json(a)::jsonb, $2::jsonb)::text,"

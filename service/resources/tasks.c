@@ -112,7 +112,7 @@ static const struct refusal TASK_REFUSALS[] = {
   " AND ($12::boolean IS NULL OR task_is_overdue(t.due_on, t.status, mx_today()) = $12::boolean)"
 
 /* Tasks without a due date sort after every dated one. */
-LIST_SPEC_CSV(TASK_LIST, "tasks", "due_on", "task_json(t)", "task_csv_row(t)",
+LIST_SPEC_CSV(TASK_LIST, "tasks", "due_on", "task_document(t)", "task_csv_row(t)",
               "SELECT task_csv_header()", "tasks.csv", "tasks t", TASK_WHERE,
               "coalesce(t.due_on, 'infinity'::date)", "date", "t", "13", "14", "15");
 
@@ -190,7 +190,7 @@ static struct resource TASK = {
     "No task has this id.",
     "Ninguna tarea tiene este id.",
     .fields = TASK_FIELDS,
-    .get = {"task_get", "SELECT task_json(t) FROM tasks t"
+    .get = {"task_get", "SELECT task_document(t) FROM tasks t"
                         " WHERE t.id = $1::uuid AND " TASK_SCOPE},
     .lock = {"task_lock",
              "SELECT task_json(t), jsonb_merge_patch(task_json(t)::jsonb, $2::jsonb)::text"
