@@ -67,6 +67,21 @@ CREATE OR REPLACE FUNCTION agency_status(a agencies) RETURNS text LANGUAGE sql S
                    AND a.accreditation_expires_on < mx_today() THEN 'expired'
               ELSE a.status END $$;
 
+-- A report is overdue when its due date has passed and the agency still reports: neither
+-- withdrawn, removed nor revoked. The dashboard's attention list and the list filter
+-- report_overdue read this one definition.
+CREATE OR REPLACE FUNCTION agency_report_overdue(next_report_due date, status text, today date)
+  RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(next_report_due < today, false)
+           AND status NOT IN ('withdrawn', 'removed', 'revoked') $$;
+
+-- Whether an agency has a task past its due date and still open (task_is_overdue), by the
+-- partial index tasks_open_due.
+CREATE OR REPLACE FUNCTION agency_tasks_overdue(agency uuid, today date) RETURNS boolean
+  LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM tasks t WHERE t.agency_id = agency AND t.due_on < today
+                     AND t.status IN ('open', 'in_progress', 'blocked')) $$;
+
 -- Who sees an agency at all: an agency user only its own; anonymous callers only the public
 -- directory (agencies that hold or held an accreditation); everyone else all of them.
 CREATE OR REPLACE FUNCTION agency_visible_to(a agencies, role text, caller_agency text) RETURNS boolean

@@ -1,15 +1,24 @@
 -- 10_stats: INL's dashboard.
 
--- Agencies with overdue tasks, for the dashboard. It names the open statuses, which the partial
--- index tasks_open_due covers (the same tasks as "not done or cancelled": the column's CHECK
--- allows no other status), instead of reading every task.
+-- An attention list of the dashboard, bounded: how many there are, the first 20 of them
+-- (the caller filters its aggregate to rank <= 20), and the list that holds them all.
+CREATE OR REPLACE FUNCTION stats_bounded(n bigint, first json, link text) RETURNS json
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT json_build_object('count', n, 'data', coalesce(first, '[]'), 'link', link)
+$$;
+
+-- Agencies with overdue tasks, for the dashboard, most overdue tasks first. It names the open
+-- statuses, which the partial index tasks_open_due covers (the same tasks as "not done or
+-- cancelled": the column's CHECK allows no other status), instead of reading every task.
 CREATE OR REPLACE FUNCTION stats_overdue_tasks(today date) RETURNS json LANGUAGE sql STABLE AS $$
-  SELECT coalesce(json_agg(json_build_object('id', a.id, 'name', a.name, 'overdue_tasks', t.n)
-                           ORDER BY t.n DESC, a.name), '[]')
-  FROM (SELECT agency_id, count(*) AS n FROM tasks
-        WHERE due_on < today AND status IN ('open', 'in_progress', 'blocked')
-        GROUP BY agency_id) t
-  JOIN agencies a ON a.id = t.agency_id AND a.in_program
+  SELECT stats_bounded(count(*), json_agg(json_build_object(
+      'id', x.id, 'name', x.name, 'overdue_tasks', x.n) ORDER BY x.rank) FILTER (WHERE x.rank <= 20),
+      '/v1/agencies?in_program=true&tasks_overdue=true')
+  FROM (SELECT a.id, a.name, t.n, row_number() OVER (ORDER BY t.n DESC, a.name, a.id) AS rank
+        FROM (SELECT agency_id, count(*) AS n FROM tasks
+              WHERE due_on < today AND status IN ('open', 'in_progress', 'blocked')
+              GROUP BY agency_id) t
+        JOIN agencies a ON a.id = t.agency_id AND a.in_program) x
 $$;
 
 -- Webinar attendance as recorded on each webinar; workshop attendance as the people
@@ -134,17 +143,23 @@ CREATE OR REPLACE FUNCTION stats_overview(today date) RETURNS text LANGUAGE sql 
       FROM (SELECT state, level, max(first_award) AS since, bool_and(current) AS current
             FROM programs_held GROUP BY state, level HAVING count(*) = 3) h),
     'attention', json_build_object(
-      'overdue_reports', (SELECT coalesce(json_agg(json_build_object(
-          'id', p.id, 'name', p.name, 'next_report_due', p.next_report_due)
-          ORDER BY p.next_report_due, p.name), '[]')
-        FROM prog p WHERE p.next_report_due < today
-          AND p.status NOT IN ('withdrawn', 'removed', 'revoked')),
+      'overdue_reports', (SELECT stats_bounded(count(*), json_agg(json_build_object(
+          'id', x.id, 'name', x.name, 'next_report_due', x.next_report_due)
+          ORDER BY x.rank) FILTER (WHERE x.rank <= 20),
+          '/v1/agencies?in_program=true&report_overdue=true')
+        FROM (SELECT p.*, row_number() OVER (ORDER BY p.next_report_due, p.name, p.id) AS rank
+              FROM prog p WHERE agency_report_overdue(p.next_report_due, p.status, today)) x),
       'overdue_tasks', stats_overdue_tasks(today),
-      'expiring_within_180_days', (SELECT coalesce(json_agg(json_build_object(
-          'id', p.id, 'name', p.name, 'accreditation_expires_on', p.accreditation_expires_on)
-          ORDER BY p.accreditation_expires_on, p.name), '[]')
-        FROM prog p WHERE p.shown IN ('accredited', 'conditionally_accredited', 'reaccreditation')
-          AND p.accreditation_expires_on BETWEEN today AND today + 180)),
+      'expiring_within_180_days', (SELECT stats_bounded(count(*), json_agg(json_build_object(
+          'id', x.id, 'name', x.name, 'accreditation_expires_on', x.accreditation_expires_on)
+          ORDER BY x.rank) FILTER (WHERE x.rank <= 20),
+          '/v1/agencies?in_program=true&status=accredited&status=conditionally_accredited'
+          || '&status=reaccreditation&expires_from=' || today || '&expires_to=' || today + 180)
+        FROM (SELECT p.*, row_number() OVER (ORDER BY p.accreditation_expires_on, p.name, p.id)
+                     AS rank
+              FROM prog p
+              WHERE p.shown IN ('accredited', 'conditionally_accredited', 'reaccreditation')
+                AND p.accreditation_expires_on BETWEEN today AND today + 180) x)),
     'attendance', stats_attendance()))
 $$;
 

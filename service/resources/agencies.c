@@ -32,7 +32,7 @@ static enum problem agency_list(struct req *r);
 static struct resource AGENCY;
 static struct list_spec AGENCY_LIST;
 
-/* In the order of the $5 … $13 parameters of AGENCY_WHERE. */
+/* In the order of the $5 … $17 parameters of AGENCY_WHERE. */
 static const struct qparam AGENCY_QUERY[] = {{"type", Q_ENUM, false, TYPES},
                                              {"level", Q_ENUM, false, LEVELS},
                                              {"state", Q_STRING},
@@ -42,6 +42,10 @@ static const struct qparam AGENCY_QUERY[] = {{"type", Q_ENUM, false, TYPES},
                                              {"advisor_id", Q_UUID},
                                              {"in_program", Q_BOOL},
                                              {"q", Q_STRING},
+                                             {"report_overdue", Q_BOOL},
+                                             {"tasks_overdue", Q_BOOL},
+                                             {"expires_from", Q_DATE},
+                                             {"expires_to", Q_DATE},
                                              {NULL}};
 
 static const struct route ROUTES[] = {
@@ -170,7 +174,7 @@ bool agency_role_may_write(enum role role, const char *name) {
 /* ------------------------------------------------------------------- SQL */
 
 /* Parameters: $1 role, $2 sub, $3 agency_id, $4 updated_since, then the query parameters
- * in AGENCY_QUERY's order ($5 type … $13 q). */
+ * in AGENCY_QUERY's order ($5 type … $17 expires_to). */
 #define AGENCY_WHERE                                                                               \
   "agency_visible_to(a, $1, $3)"                                                                   \
   " AND ($4::timestamptz IS NULL OR a.updated_at >= $4::timestamptz)"                              \
@@ -185,7 +189,12 @@ bool agency_role_may_write(enum role role, const char *name) {
   "      OR a.regional_manager_id = $11::uuid)"                                                    \
   " AND ($12::boolean IS NULL OR a.in_program = $12::boolean)"                                     \
   " AND ($13::text IS NULL OR fold(a.name || ' ' || coalesce(a.acronym, '') || ' '"                \
-  "      || coalesce(a.municipality, '')) LIKE contains_pattern($13))"
+  "      || coalesce(a.municipality, '')) LIKE contains_pattern($13))"                             \
+  " AND ($14::boolean IS NULL OR agency_report_overdue(a.next_report_due, a.status, mx_today())"   \
+  "      = $14::boolean)"                                                                          \
+  " AND ($15::boolean IS NULL OR agency_tasks_overdue(a.id, mx_today()) = $15::boolean)"           \
+  " AND ($16::date IS NULL OR a.accreditation_expires_on >= $16::date)"                            \
+  " AND ($17::date IS NULL OR a.accreditation_expires_on <= $17::date)"
 
 /* Pages send the stored documents (agency_document()): nothing is rendered on read. The CSV
  * export has the same rows as records (agency_csv_record()). */
@@ -193,7 +202,7 @@ bool agency_role_may_write(enum role role, const char *name) {
 #define AGENCY_CSV "agency_csv_record(a, $1)"
 LIST_SPEC_CSV(AGENCY_LIST, "agencies", "name", AGENCY_PAGE, AGENCY_CSV,
               "SELECT rtrim(agency_csv_header($1), E'\\r\\n')", "agencies.csv", "agencies a",
-              AGENCY_WHERE, "a.name", "text", "a", "14", "15", "16");
+              AGENCY_WHERE, "a.name", "text", "a", "18", "19", "20");
 
 /* $1 id, $2 body, $3 role, $4 sub, $5 agency, $7 request id (see struct resource). */
 /* Field errors that need the data. $1 the document (a new agency's, or the one a patch

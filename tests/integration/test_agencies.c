@@ -459,6 +459,10 @@ Test(agencies, filters) {
                        "/v1/agencies?advisor_id=x",
                        "/v1/agencies?sort=state",
                        "/v1/agencies?colour=red",
+                       "/v1/agencies?report_overdue=maybe",
+                       "/v1/agencies?tasks_overdue=1x",
+                       "/v1/agencies?expires_from=2024-02-30",
+                       "/v1/agencies?expires_to=tomorrow",
                        NULL};
   for (int k = 0; bad[k] != NULL; k++) {
     r = th_req("GET", bad[k], a, NULL, NULL);
@@ -473,6 +477,56 @@ Test(agencies, filters) {
   th_free(&r);
   /* anonymous callers see the directory: agencies that were ever accredited */
   cr_assert_eq(total_of("/v1/agencies?in_program=true&q=(demo)&count=exact", NULL), 70);
+}
+
+/* The dashboard's attention lists stay bounded however many agencies they count, and the
+ * filters their links use select exactly those agencies. */
+Test(agencies, attention_lists_are_bounded) {
+  const char *a = th_admin();
+  long before = total_of("/v1/agencies?in_program=true&report_overdue=true&count=exact", a);
+  char *first = NULL;
+  for (int i = 0; i < 21; i++) {
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"name\":\"Atención %02d\",\"type\":\"law_enforcement\",\"level\":\"municipal\","
+             "\"state\":\"MX-JAL\",\"applied_on\":\"2023-05-02\",\"in_program\":true,"
+             "\"reporting\":{\"frequency\":\"quarterly\",\"next_report_due\":\"2024-0%d-1%d\"}}",
+             i, 1 + i % 9, i % 10);
+    char *id = create_agency(body);
+    if (first == NULL)
+      first = id;
+    else
+      free(id);
+  }
+  cr_assert_eq(total_of("/v1/agencies?report_overdue=true&q=Atención&count=exact", a), 21);
+  cr_assert_eq(total_of("/v1/agencies?report_overdue=false&q=Atención&count=exact", a), 0);
+  struct th_resp r = th_req("GET", "/v1/stats/overview", a, NULL, NULL);
+  cr_assert_eq(r.status, 200, "%s", r.body);
+  const json_t *list = json_object_get(json_object_get(r.json, "attention"), "overdue_reports");
+  cr_assert_eq(json_integer_value(json_object_get(list, "count")), before + 21);
+  cr_assert_eq(json_array_size(json_object_get(list, "data")), 20);
+  cr_assert_str_eq(jstr(list, "link"), "/v1/agencies?in_program=true&report_overdue=true");
+  th_free(&r);
+  /* an overdue task puts its agency in tasks_overdue; done, it takes it out */
+  char body[256];
+  snprintf(body, sizeof body,
+           "{\"agency_id\":\"%s\",\"kind\":\"written_directive\",\"title\":\"Late\","
+           "\"due_on\":\"2024-01-31\"}",
+           first);
+  r = th_req("POST", "/v1/tasks", a, body, NULL);
+  cr_assert_eq(r.status, 201, "%s", r.body);
+  char path[256];
+  snprintf(path, sizeof path, "/v1/tasks/%s", jstr(r.json, "id"));
+  th_free(&r);
+  cr_assert_eq(total_of("/v1/agencies?tasks_overdue=true&q=Atención&count=exact", a), 1);
+  r = th_req("PATCH", path, a, "{\"status\":\"done\"}", NULL);
+  cr_assert_eq(r.status, 200, "%s", r.body);
+  th_free(&r);
+  cr_assert_eq(total_of("/v1/agencies?tasks_overdue=true&q=Atención&count=exact", a), 0);
+  free(first);
+  /* expiry windows are inclusive at both ends */
+  cr_assert_eq(
+      total_of("/v1/agencies?expires_from=2000-01-01&expires_to=1999-12-31&count=exact", a), 0);
 }
 
 /* Follows next_cursor through every page; returns the ids in order (a JSON array). */

@@ -181,6 +181,41 @@ Test(stats, the_program_timeline) {
   json_decref(doc);
 }
 
+/* Each attention list is bounded (a count, at most 20 entries) and links to the agencies list
+ * that holds every one of them: following the link gives `count` agencies, among them each
+ * entry shown, in the same order where the list sorts by name. */
+static void attention_list_links(const json_t *attention, const char *name) {
+  const json_t *list = json_object_get(attention, name);
+  cr_assert(json_is_object(list), "attention.%s is not an object", name);
+  long count = num(list, "count");
+  const json_t *data = json_object_get(list, "data");
+  const char *link = json_string_value(json_object_get(list, "link"));
+  cr_assert(json_is_array(data) && link != NULL && strncmp(link, "/v1/agencies?", 13) == 0,
+            "attention.%s", name);
+  cr_assert_leq(json_array_size(data), 20);
+  cr_assert_eq((long)json_array_size(data), count < 20 ? count : 20, "attention.%s", name);
+  char path[512];
+  snprintf(path, sizeof path, "%s&count=exact&limit=200", link);
+  struct th_resp r = th_req("GET", path, inl(), NULL, NULL);
+  cr_assert_eq(r.status, 200, "%s: %s", path, r.body);
+  cr_assert_eq(num(r.json, "total"), count, "%s", path);
+  const json_t *all = json_object_get(r.json, "data");
+  size_t i;
+  const json_t *it;
+  json_array_foreach(data, i, it) find(all, "id", json_string_value(json_object_get(it, "id")));
+  th_free(&r);
+}
+
+Test(stats, attention_lists_are_bounded_and_linked) {
+  json_t *doc = overview();
+  const json_t *attention = json_object_get(doc, "attention");
+  attention_list_links(attention, "overdue_reports");
+  attention_list_links(attention, "overdue_tasks");
+  attention_list_links(attention, "expiring_within_180_days");
+  /* test_agencies shows the bound with more than 20 overdue reports; the demo has fewer. */
+  json_decref(doc);
+}
+
 Test(stats, etag_and_roles) {
   struct th_resp r = th_req("GET", "/v1/stats/overview", th_admin(), NULL, NULL);
   cr_assert_eq(r.status, 200);
