@@ -20,19 +20,24 @@ BEGIN;
 
 -- ---------------------------------------------------------------- agencies
 -- Statuses and dates agree: an application has no approval date yet, enrolment dates only
--- from enrolled on.
+-- from enrolled on. One agency in five is accredited (2019-2024, four years, so some have
+-- expired by now): the public directory, which shows the agencies ever accredited, then has
+-- 20,000 entries to page through.
 INSERT INTO agencies (name, acronym, type, level, state, municipality, status, applied_on,
-                      approved_on, enrolled_on, member, dues_paid_through, reporting_frequency)
+                      approved_on, enrolled_on, accredited_on, accreditation_expires_on, member,
+                      dues_paid_through, reporting_frequency)
 SELECT 'Bench agencia ' || lpad(g::text, 6, '0'),
        'BA' || g,
        (ARRAY['law_enforcement', 'training_academy', 'communications_center'])[1 + g % 3],
        (ARRAY['municipal', 'state', 'federal'])[1 + (g / 3) % 3],
        s.codes[1 + g % cardinality(s.codes)],
        'Municipio ' || (g % 500),
-       (ARRAY['applied', 'approved', 'enrolled', 'self_assessment'])[1 + g % 4],
-       DATE '2016-08-01' + (g % 2000),
-       CASE WHEN g % 4 >= 1 THEN DATE '2016-09-01' + (g % 2000) END,
-       CASE WHEN g % 4 >= 2 THEN DATE '2016-10-01' + (g % 2000) END,
+       (ARRAY['applied', 'approved', 'enrolled', 'self_assessment', 'accredited'])[1 + g % 5],
+       DATE '2016-08-01' + (g % 1000),
+       CASE WHEN g % 5 >= 1 THEN DATE '2016-09-01' + (g % 1000) END,
+       CASE WHEN g % 5 >= 2 THEN DATE '2016-10-01' + (g % 1000) END,
+       CASE WHEN g % 5 = 4 THEN DATE '2019-01-01' + (g % 2000) END,
+       CASE WHEN g % 5 = 4 THEN accreditation_expiry(DATE '2019-01-01' + (g % 2000)) END,
        g % 5 = 0,
        CASE WHEN g % 5 = 0 THEN DATE '2027-12-31' END,
        'monthly'

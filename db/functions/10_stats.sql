@@ -167,10 +167,13 @@ $$;
 -- stale without asking on every request: any write to a table the overview reads notifies
 -- the channel acredita_stats, once per statement, delivered when the transaction commits
 -- (identical notifications of one transaction arrive once). Writes that bypass the API
--- (seed-demo, SQL by hand, bulk loads) notify too.
+-- (seed-demo, SQL by hand, bulk loads) notify too. Storing re-rendered documents
+-- (rendering_only(): the midnight sweep) changes no figure and does not.
 CREATE OR REPLACE FUNCTION stats_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM pg_notify('acredita_stats', '');
+  IF NOT rendering_only() THEN
+    PERFORM pg_notify('acredita_stats', '');
+  END IF;
   RETURN NULL;
 END $$;
 

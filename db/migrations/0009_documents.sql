@@ -3,7 +3,11 @@
 -- in the same transaction (the tables' write triggers, db/functions/). Each document knows the
 -- Mexico City date it was rendered for, and from which date a date-derived value in it (an
 -- expiry, an anniversary, a due date) would read differently: from then on it is rendered
--- afresh on read until the housekeeping sweep stores the new one.
+-- afresh on read until the housekeeping sweep stores the new one. A row whose document is
+-- missing (rendered_on NULL) is rendered on read too; acredita migrate renders every document
+-- whenever the functions change (documents_render_all()), and the write triggers on every
+-- write, so none is. No index names document or rendered_on: one more index would cost every
+-- sweep update another entry.
 
 ALTER TABLE agencies
   ADD COLUMN document text,          -- agency_json()
@@ -23,7 +27,3 @@ DROP TRIGGER IF EXISTS agencies_touch ON agencies;
 DROP TRIGGER IF EXISTS tasks_touch ON tasks;
 DROP TRIGGER IF EXISTS tasks_before_write ON tasks;
 DROP FUNCTION IF EXISTS tasks_before_write();
-
--- Rows the sweep has yet to render (new columns, or documents dropped for a re-render).
-CREATE INDEX agencies_undocumented ON agencies (id) WHERE document IS NULL;
-CREATE INDEX tasks_undocumented ON tasks (id) WHERE document IS NULL;
