@@ -318,9 +318,9 @@ static struct resource AGENCY = {
              "SELECT agency_json(a), jsonb_merge_patch(agency_json(a)::jsonb, $2::jsonb)::text,"
              " agency_writable_by(a, $3, $4) FROM agencies a WHERE a.id = $1::uuid FOR UPDATE"},
     .create = {"agency_create",
-               "SELECT agency_json(a), a.id"
+               "SELECT a.document, a.id"
                " FROM agency_create($2::jsonb, coalesce($4, 'anonymous'), $3, $7) a"},
-    .update = {"agency_update", "SELECT agency_json(a) FROM agency_update($1::uuid, $2::jsonb) a"},
+    .update = {"agency_update", "SELECT a.document FROM agency_update($1::uuid, $2::jsonb) a"},
     .remove = {"agency_delete", "SELECT agency_delete($1::uuid)"},
     .check = agency_check,
     .refusals = AGENCY_REFUSALS,

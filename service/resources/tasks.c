@@ -195,8 +195,8 @@ static struct resource TASK = {
     .lock = {"task_lock",
              "SELECT task_json(t), jsonb_merge_patch(task_json(t)::jsonb, $2::jsonb)::text"
              " FROM tasks t WHERE t.id = $1::uuid AND " TASK_SCOPE " FOR UPDATE"},
-    .create = {"task_create", "SELECT task_json(t), t.id FROM task_create($2::jsonb) t"},
-    .update = {"task_update", "SELECT task_json(t) FROM task_update($1::uuid, $2::jsonb) t"},
+    .create = {"task_create", "SELECT t.document, t.id FROM task_create($2::jsonb) t"},
+    .update = {"task_update", "SELECT t.document FROM task_update($1::uuid, $2::jsonb) t"},
     .remove = {"task_delete", "DELETE FROM tasks WHERE id = $1::uuid"},
     .check = task_check,
     .refusals = TASK_REFUSALS,
