@@ -45,9 +45,10 @@ CREATE OR REPLACE FUNCTION stats_overview(today date) RETURNS text LANGUAGE sql 
   WITH awarded AS (SELECT DISTINCT agency_id FROM awards),
   prog AS MATERIALIZED (
     SELECT a.id, a.name, a.type, a.level, a.state, a.status, a.approved_on, a.enrolled_on,
-           a.next_report_due, a.accreditation_expires_on, agency_status(a) AS shown,
-           w.agency_id IS NOT NULL AS awarded
-    FROM agencies a LEFT JOIN awarded w ON w.agency_id = a.id WHERE a.in_program),
+           agency_next_report_due(a) AS next_report_due, a.accreditation_expires_on,
+           agency_status(a) AS shown, w.agency_id IS NOT NULL AS awarded
+    FROM agencies a LEFT JOIN awarded w ON w.agency_id = a.id
+    WHERE a.in_program AND a.archived_at IS NULL),
   enrolled AS MATERIALIZED (SELECT * FROM prog WHERE approved_on IS NOT NULL),
   aw AS MATERIALIZED (
     SELECT w.program, w.awarded_on
@@ -139,6 +140,12 @@ CREATE OR REPLACE FUNCTION stats_overview(today date) RETURNS text LANGUAGE sql 
           ORDER BY p.next_report_due, p.name), '[]')
         FROM prog p WHERE p.next_report_due < today
           AND p.status NOT IN ('withdrawn', 'removed', 'revoked')),
+      'overdue_implementation_plans', (SELECT coalesce(json_agg(json_build_object(
+          'id', a.id, 'name', a.name,
+          'implementation_plan_due', agency_implementation_plan_due(a))
+          ORDER BY agency_implementation_plan_due(a), a.name), '[]')
+        FROM agencies a WHERE agency_implementation_plan_outstanding(a)
+          AND agency_implementation_plan_due(a) < today),
       'overdue_tasks', stats_overdue_tasks(today),
       'expiring_within_180_days', (SELECT coalesce(json_agg(json_build_object(
           'id', p.id, 'name', p.name, 'accreditation_expires_on', p.accreditation_expires_on)
