@@ -7,6 +7,8 @@ ALTER TABLE agencies ADD COLUMN archived_at timestamptz;
 ALTER TABLE users ADD COLUMN archived_at timestamptz;
 ALTER TABLE standards ADD COLUMN archived_at timestamptz;
 ALTER TABLE workshops ADD COLUMN archived_at timestamptz;
+-- The few archived agencies, which task lists leave out with an anti-join.
+CREATE INDEX agencies_archived ON agencies (id) WHERE archived_at IS NOT NULL;
 
 -- Why an archive, a restore or an erasure was made, and an erased record as it was.
 ALTER TABLE audit ADD COLUMN note text CHECK (length(note) <= 2000);

@@ -217,6 +217,26 @@ Test(records, an_agency_is_archived_restored_and_erased_only_without_history) {
                    "the audit keeps the whole record as it was");
   json_decref(e);
 
+  /* an archived agency's work is admin's only; its tasks are history: no erasure */
+  char *worked = new_agency("Academia con Tareas (prueba)", "training_academy", "2024-01-08");
+  json_decref(expect(201, "POST", "/v1/agencies/%s/tasks", worked, "advisor",
+                     "{\"kind\":\"training\",\"title\":\"Curso\"}"));
+  json_decref(expect(204, "DELETE", "/v1/agencies/%s", worked, "admin", NULL));
+  json_t *tasks = expect(200, "GET", "/v1/tasks?agency_id=%s&count=exact", worked, "inl", NULL);
+  cr_assert_eq(json_integer_value(json_object_get(tasks, "total")), 0);
+  json_decref(tasks);
+  tasks = expect(200, "GET", "/v1/tasks?agency_id=%s&count=exact", worked, "admin", NULL);
+  cr_assert_eq(json_integer_value(json_object_get(tasks, "total")), 1);
+  json_decref(tasks);
+  json_decref(expect(404, "GET", "/v1/agencies/%s/tasks", worked, "inl", NULL));
+  json_decref(expect(404, "GET", "/v1/agencies/%s/compliance", worked, "advisor", NULL));
+  r = reqf("POST", "/v1/agencies/%s/erasure", worked, "admin", "{\"reason\":\"x\"}");
+  th_assert_problem(&r, 409, "conflict");
+  cr_assert_eq(json_integer_value(json_object_get(json_object_get(r.json, "dependents"), "tasks")),
+               1);
+  th_free(&r);
+  free(worked);
+
   /* an agency with history is never erased: the 409 names what depends on it */
   r = reqf("POST", "/v1/agencies/%s/erasure", A1, "admin", "{\"reason\":\"prueba\"}");
   th_assert_problem(&r, 409, "conflict");
