@@ -70,11 +70,15 @@ CREATE OR REPLACE FUNCTION agency_cycle_start(a agencies) RETURNS date LANGUAGE 
   SELECT CASE WHEN a.status IN ('applied', 'approved', 'withdrawn', 'removed', 'revoked') THEN NULL
               ELSE coalesce(a.accredited_on, a.enrolled_on) END $$;
 
+-- One expression of immutable parts (age() of timestamps, not of the time-zoned ones dates
+-- would otherwise become), so that agency_json() keeps inlining it.
 CREATE OR REPLACE FUNCTION agency_cycle_year(a agencies, today date) RETURNS integer
   LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN y BETWEEN 1 AND 4 THEN y END
-    FROM (SELECT extract(year FROM age(today, agency_cycle_start(a)))::int + 1 AS y
-          WHERE today >= agency_cycle_start(a)) x $$;
+    SELECT CASE WHEN today >= agency_cycle_start(a)
+                     AND extract(year FROM age(today::timestamp, agency_cycle_start(a)::timestamp))
+                         BETWEEN 0 AND 3
+                THEN extract(year FROM age(today::timestamp,
+                                           agency_cycle_start(a)::timestamp))::int + 1 END $$;
 
 -- Reporting (the final report's protocol): monthly from the CALEA agreement, quarterly from
 -- the first award, monthly again while an approved request runs. The next report is due one
