@@ -1,8 +1,8 @@
 -- Demo compliance records and tasks for the demo agencies (whatever their ids), consistent
--- with each one's stage: an accredited agency has nearly every standard done and found
--- compliant, with proofs for the years of its cycle (a few of this year's still missing); an
--- agency in self-assessment is partway; one awaiting its hearing is nearly through; one that
--- withdrew stopped partway. Agencies in process, and accredited ones, get tasks, some overdue.
+-- with each one's stage, in the manual version each works against: an accredited agency has
+-- nearly every standard done and found compliant, with proofs for the years of its current
+-- cycle (a few of this year's still missing); an agency in self-assessment is partway; one
+-- awaiting its hearing is nearly through; one that withdrew stopped partway. Agencies in process, and accredited ones, get tasks, some overdue.
 -- Choices are a deterministic hash of agency and standard, so the data looks varied but loads
 -- the same every time; ids are derived, so loading twice changes nothing.
 
@@ -37,7 +37,7 @@ SELECT x.agency_id, x.standard_id, x.progress, x.result,
        THEN (coalesce(x.accredited_on, x.enrolled_on + 700, mx_today() - 30) - 20 + x.h % 15)
             + time '16:00' END,
   CASE WHEN x.progress IN ('done', 'in_review') THEN (
-    SELECT coalesce(jsonb_agg(jsonb_build_object('cycle_year', y,
+    SELECT coalesce(jsonb_agg(jsonb_build_object('cycle', x.cycle, 'cycle_year', y,
              'bullets', (SELECT coalesce(jsonb_agg(b -> 'key'), '[]') FROM jsonb_array_elements(x.bullets) b),
              'title', format('Prueba del año %s, estándar %s (demo)', y, x.number),
              'url', format('https://documentos.demo.acredita.mx/%s/%s/anio-%s', x.agency_id, x.number, y),
@@ -50,7 +50,7 @@ SELECT x.agency_id, x.standard_id, x.progress, x.result,
   ELSE '[]' END
 FROM (
   SELECT a.id AS agency_id, s.id AS standard_id, s.number, s.bullets, s.time_sensitive,
-    a.status, a.accredited_on, a.enrolled_on,
+    a.status, a.accredited_on, a.enrolled_on, a.cycle,
     -- The years of the cycle so far (all four once it ran its course).
     least(4, extract(year FROM age(mx_today(), coalesce(a.accredited_on, a.enrolled_on)))::int + 1)
       AS cycle_year,
@@ -63,7 +63,7 @@ FROM (
          WHEN r.g < 97 THEN 'partially_compliant' ELSE 'non_compliant' END AS result
   FROM agencies a
   JOIN demo_compliance_stages st ON st.status = a.status
-  JOIN standards s ON standard_applies(s, a) AND s.manual_version = program_current_manual(a.type)
+  JOIN standards s ON standard_applies(s, a) AND s.manual_version = agency_manual(a)
   CROSS JOIN LATERAL (SELECT abs(hashtext(a.id::text || s.id::text)) % 100 AS h,
                              abs(hashtext(s.id::text || a.id::text)) % 100 AS g) r
   WHERE a.demo
@@ -112,7 +112,7 @@ INSERT INTO tasks (id, agency_id, standard_id, kind, title, description, assigne
 SELECT md5('demo-task:' || a.id || ':' || t.stage || ':' || t.k)::uuid, a.id,
   CASE WHEN t.on_standard THEN (
     SELECT s.id FROM standards s
-    WHERE standard_applies(s, a) AND s.manual_version = program_current_manual(a.type)
+    WHERE standard_applies(s, a) AND s.manual_version = agency_manual(a)
       AND (t.kind <> 'proof_of_compliance' OR s.time_sensitive IS NOT NULL)
     ORDER BY md5(a.id::text || s.id::text || t.k) LIMIT 1) END,
   t.kind, t.title, t.description,

@@ -8,6 +8,7 @@ CREATE OR REPLACE TRIGGER clients_touch BEFORE UPDATE ON clients FOR EACH ROW EX
 CREATE OR REPLACE FUNCTION user_json(u users) RETURNS text LANGUAGE sql STABLE AS $$
   SELECT '{"id":' || j(u.id) || ',"email":' || j(u.email) || ',"name":' || j(u.name)
     || ',"role":' || j(u.role) || ',"agency_id":' || j(u.agency_id) || ',"active":' || j(u.active)
+    || ',"archived_at":' || j(rfc3339(u.archived_at))
     || ',"created_at":' || j(rfc3339(u.created_at)) || ',"updated_at":' || j(rfc3339(u.updated_at))
     || ',"version":' || j(u.version) || '}'
 $$;
@@ -41,3 +42,16 @@ CREATE OR REPLACE FUNCTION user_update(id uuid, patch jsonb) RETURNS users LANGU
     = (SELECT n.email, n.name, n.role, n.agency_id, n.active, n.password_hash
        FROM user_from_doc(u, jsonb_merge_patch(user_json(u)::jsonb, patch)) n)
   WHERE u.id = user_update.id RETURNING u.* $$;
+
+-- What holds a user's history: the writes it made (the audit), the moves it recorded, the
+-- agencies it advises or manages, the tasks and compliance records assigned to or reviewed by
+-- it. The counts that are not zero, as a JSON object; {} when it may be erased.
+CREATE OR REPLACE FUNCTION user_dependents(u uuid) RETURNS jsonb LANGUAGE sql STABLE AS $$
+  SELECT jsonb_strip_nulls(jsonb_build_object(
+    'audit', nullif((SELECT count(*) FROM audit e WHERE e.actor = u::text), 0),
+    'transitions', nullif((SELECT count(*) FROM agency_transitions t WHERE t.actor = u::text), 0),
+    'agencies', nullif((SELECT count(*) FROM agencies a
+                        WHERE u = ANY (a.advisor_ids) OR a.regional_manager_id = u), 0),
+    'tasks', nullif((SELECT count(*) FROM tasks t WHERE t.assignee_id = u), 0),
+    'compliance', nullif((SELECT count(*) FROM compliance c
+                          WHERE c.assignee_id = u OR c.reviewed_by = u), 0))) $$;

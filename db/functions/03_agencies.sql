@@ -8,6 +8,14 @@
 CREATE OR REPLACE FUNCTION agency_implementation_plan_due(a agencies) RETURNS date
   LANGUAGE sql IMMUTABLE AS $$ SELECT (a.applied_on + interval '3 months')::date $$;
 
+-- The Implementation Plan is outstanding until its submission is recorded, for an agency of
+-- the program on its road to accreditation (probation included).
+CREATE OR REPLACE FUNCTION agency_implementation_plan_outstanding(a agencies) RETURNS boolean
+  LANGUAGE sql IMMUTABLE AS $$
+    SELECT a.implementation_plan_submitted_on IS NULL AND a.in_program AND a.archived_at IS NULL
+       AND a.status IN ('applied', 'approved', 'enrolled', 'self_assessment', 'pre_assessment',
+                        'site_assessment', 'awaiting_hearing', 'probation') $$;
+
 -- Self-assessment: 36 months from the CALEA agreement for law enforcement, 24 for the rest.
 CREATE OR REPLACE FUNCTION agency_self_assessment_due(a agencies) RETURNS date
   LANGUAGE sql IMMUTABLE AS $$
@@ -53,6 +61,36 @@ CREATE OR REPLACE FUNCTION agency_continuation_fees_due(a agencies) RETURNS date
       (a.accredited_on + interval '2 years')::date,
       (a.accredited_on + interval '3 years')::date] END $$;
 
+-- The year of the four-year cycle an agency is in (1-4): counted from the award, or before
+-- it from the CALEA agreement. Null before either, once the agency left the program, and
+-- after the cycle's fourth year: proofs carry their cycle (agencies.cycle) and its year, so a
+-- new cycle starts with the next award (which moves accredited_on), not by counting on.
+CREATE OR REPLACE FUNCTION agency_cycle_start(a agencies) RETURNS date LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN a.status IN ('applied', 'approved', 'withdrawn', 'removed', 'revoked') THEN NULL
+              ELSE coalesce(a.accredited_on, a.enrolled_on) END $$;
+
+-- One expression of immutable parts (age() of timestamps, not of the time-zoned ones dates
+-- would otherwise become), so that agency_json() keeps inlining it.
+CREATE OR REPLACE FUNCTION agency_cycle_year(a agencies, today date) RETURNS integer
+  LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN today >= agency_cycle_start(a)
+                     AND extract(year FROM age(today::timestamp, agency_cycle_start(a)::timestamp))
+                         BETWEEN 0 AND 3
+                THEN extract(year FROM age(today::timestamp,
+                                           agency_cycle_start(a)::timestamp))::int + 1 END $$;
+
+-- Reporting (the final report's protocol): monthly from the CALEA agreement, quarterly from
+-- the first award, monthly again while an approved request runs. The next report is due one
+-- period after the last one filed, or after the protocol began; none is due before the
+-- agency enrolled, once it left the program, or for an agency kept for context only.
+CREATE OR REPLACE FUNCTION agency_next_report_due(a agencies) RETURNS date
+  LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN a.reporting_since IS NOT NULL AND a.in_program AND a.archived_at IS NULL
+                     AND a.status NOT IN ('withdrawn', 'removed', 'revoked')
+           THEN (greatest(a.last_report_on, a.reporting_since)
+                 + CASE a.reporting_frequency WHEN 'monthly' THEN interval '1 month'
+                        ELSE interval '3 months' END)::date END $$;
+
 -- The states an agency may move to from (status, the state probation remembers).
 CREATE OR REPLACE FUNCTION agency_allowed_targets(status text, before_probation text) RETURNS text[]
   LANGUAGE sql STABLE AS $$
@@ -67,13 +105,17 @@ CREATE OR REPLACE FUNCTION agency_status(a agencies) RETURNS text LANGUAGE sql S
                    AND a.accreditation_expires_on < mx_today() THEN 'expired'
               ELSE a.status END $$;
 
--- A report is overdue when its due date has passed and the agency still reports: neither
--- withdrawn, removed nor revoked. The dashboard's attention list and the list filter
--- report_overdue read this one definition.
-CREATE OR REPLACE FUNCTION agency_report_overdue(next_report_due date, status text, today date)
+-- A report is overdue when its due date (agency_next_report_due(): none once the agency
+-- left the program) has passed: the list filter report_overdue, and the dashboard's attention
+-- list by the same comparison.
+CREATE OR REPLACE FUNCTION agency_report_overdue(a agencies, today date) RETURNS boolean
+  LANGUAGE sql IMMUTABLE AS $$ SELECT coalesce(agency_next_report_due(a) < today, false) $$;
+
+-- An Implementation Plan is overdue when it is outstanding past its due date: the dashboard's
+-- attention list and the list filter implementation_plan_overdue.
+CREATE OR REPLACE FUNCTION agency_implementation_plan_overdue(a agencies, today date)
   RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(next_report_due < today, false)
-           AND status NOT IN ('withdrawn', 'removed', 'revoked') $$;
+    SELECT agency_implementation_plan_outstanding(a) AND agency_implementation_plan_due(a) < today $$;
 
 -- Whether an agency has a task past its due date and still open (task_is_overdue), by the
 -- partial index tasks_open_due.
@@ -82,13 +124,21 @@ CREATE OR REPLACE FUNCTION agency_tasks_overdue(agency uuid, today date) RETURNS
     SELECT EXISTS (SELECT 1 FROM tasks t WHERE t.agency_id = agency AND t.due_on < today
                      AND t.status IN ('open', 'in_progress', 'blocked')) $$;
 
--- Who sees an agency at all: an agency user only its own; anonymous callers only the public
--- directory (agencies that hold or held an accreditation); everyone else all of them.
+-- Who sees an agency at all: anonymous callers only the public directory (agencies that hold
+-- or held an accreditation); every signed-in caller all of them (an agency user its own in
+-- full and the others' public view, agency_json_for()). An archived agency only admin sees.
 CREATE OR REPLACE FUNCTION agency_visible_to(a agencies, role text, caller_agency text) RETURNS boolean
   LANGUAGE sql STABLE AS $$
-    SELECT CASE role WHEN 'agency' THEN a.id::text = caller_agency
-                     WHEN 'anonymous' THEN a.accredited_on IS NOT NULL
-                     ELSE true END $$;
+    SELECT CASE WHEN a.archived_at IS NOT NULL THEN role = 'admin'
+                WHEN role = 'anonymous' THEN a.accredited_on IS NOT NULL
+                ELSE true END $$;
+
+-- Who sees an agency's history (its moves carry the reasons): as agency_visible_to(), but an
+-- agency user only its own agency's.
+CREATE OR REPLACE FUNCTION agency_history_visible_to(a agencies, role text, caller_agency text)
+  RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT agency_visible_to(a, role, caller_agency)
+       AND (role <> 'agency' OR a.id::text = caller_agency) $$;
 
 -- Who may write an agency (which fields is the handler's business): admin and coalition any;
 -- an advisor only an agency it advises or manages.
@@ -140,13 +190,19 @@ CREATE OR REPLACE FUNCTION agency_json(a agencies) RETURNS text LANGUAGE sql STA
     || ',"self_assessment_due":' || j(agency_self_assessment_due(a))
     || ',"next_annual_review_due":' || j(agency_next_annual_review_due(a, mx_today()))
     || ',"continuation_fees_due":' || coalesce(to_json(agency_continuation_fees_due(a))::text, '[]')
+    || ',"implementation_plan_submitted_on":' || j(a.implementation_plan_submitted_on)
+    || ',"manual_version":' || j(a.manual_version) || ',"cycle":' || j(a.cycle)
+    || ',"cycle_year":' || j(agency_cycle_year(a, mx_today()))
     || ',"reporting":{"frequency":' || j(a.reporting_frequency)
-    || ',"last_report_on":' || j(a.last_report_on) || ',"next_report_due":' || j(a.next_report_due)
+    || ',"last_report_on":' || j(a.last_report_on)
+    || ',"next_report_due":' || j(agency_next_report_due(a))
+    || ',"since":' || j(a.reporting_since) || ',"monthly_until":' || j(a.reporting_monthly_until)
     || '},"membership":{"member":' || j(a.member) || ',"member_since":' || j(a.member_since)
     || ',"dues_paid_through":' || j(a.dues_paid_through)
     || ',"external_id":' || j(a.membership_external_id)
     || '},"external_ids":' || agency_external_ids_json(a.external_ids)
     || ',"in_program":' || j(a.in_program) || ',"demo":' || j(a.demo)
+    || ',"archived_at":' || j(rfc3339(a.archived_at))
     || ',"created_at":' || j(rfc3339(a.created_at)) || ',"updated_at":' || j(rfc3339(a.updated_at))
     || ',"version":' || j(a.version) || '}'
 $$;
@@ -159,9 +215,17 @@ CREATE OR REPLACE FUNCTION agency_public_json(a agencies) RETURNS text LANGUAGE 
     || ',"accreditation_expires_on":' || j(a.accreditation_expires_on) || '}'
 $$;
 
--- The representation a role gets.
-CREATE OR REPLACE FUNCTION agency_json_for(a agencies, role text) RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT CASE WHEN role IN ('anonymous', 'partner') THEN agency_public_json(a)
+-- True when the caller gets the public view of the agency: anonymous callers and partner
+-- systems always, an agency user for any agency but its own.
+CREATE OR REPLACE FUNCTION agency_public_for(a agencies, role text, caller_agency text)
+  RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT role IN ('anonymous', 'partner')
+        OR (role = 'agency' AND a.id::text IS DISTINCT FROM caller_agency) $$;
+
+-- The representation a caller gets.
+CREATE OR REPLACE FUNCTION agency_json_for(a agencies, role text, caller_agency text DEFAULT NULL)
+  RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN agency_public_for(a, role, caller_agency) THEN agency_public_json(a)
               ELSE agency_json(a) END $$;
 
 CREATE OR REPLACE FUNCTION agency_transition_json(t agency_transitions) RETURNS text
@@ -186,7 +250,8 @@ CREATE OR REPLACE FUNCTION audit_json(e audit) RETURNS text LANGUAGE sql STABLE 
   SELECT '{"at":' || j(rfc3339(e.at)) || ',"actor":' || j(e.actor) || ',"role":' || j(e.role)
     || ',"request_id":' || j(e.request_id) || ',"action":' || j(e.action)
     || ',"resource":' || j(e.resource) || ',"id":' || j(e.resource_id)
-    || ',"changes":' || json_compact(e.changes::json) || '}'
+    || ',"changes":' || json_compact(e.changes::json) || ',"note":' || j(e.note)
+    || ',"before":' || coalesce(json_compact(e.before_image::json), 'null') || '}'
 $$;
 
 -- The field errors of an agency document that need the data to find: the state must be one
@@ -219,6 +284,18 @@ CREATE OR REPLACE FUNCTION agency_problems(d jsonb, keys text[]) RETURNS TABLE (
     SELECT '/tier', 'invalid', 'only law-enforcement agencies have a tier'
     WHERE (keys IS NULL OR 'tier' = ANY (keys) OR 'type' = ANY (keys))
       AND jsonb_typeof(d -> 'tier') = 'string' AND d ->> 'type' <> 'law_enforcement'
+    UNION ALL
+    SELECT '/reporting/last_report_on', 'out_of_range', '..' || mx_today()
+    WHERE (keys IS NULL OR 'reporting' = ANY (keys))
+      AND jsonb_typeof(d #> '{reporting,last_report_on}') = 'string'
+      AND (d #>> '{reporting,last_report_on}')::date > mx_today()
+    UNION ALL
+    SELECT '/implementation_plan_submitted_on', 'out_of_range',
+           coalesce(d ->> 'applied_on', '') || '..' || mx_today()
+    WHERE (keys IS NULL OR 'implementation_plan_submitted_on' = ANY (keys))
+      AND jsonb_typeof(d -> 'implementation_plan_submitted_on') = 'string'
+      AND ((d ->> 'implementation_plan_submitted_on')::date > mx_today()
+           OR (d ->> 'implementation_plan_submitted_on')::date < (d ->> 'applied_on')::date)
 $$;
 
 -- advisor_ids of a document, without duplicates, in the order given (first occurrence first):
@@ -238,6 +315,8 @@ DECLARE
   a agencies := agency_from_doc(new_row(NULL::agencies), d);
 BEGIN
   a.status := 'applied';
+  a.cycle := 0;
+  a.reporting_frequency := 'monthly';
   INSERT INTO agencies SELECT a.* RETURNING * INTO a;
   INSERT INTO agency_transitions (agency_id, from_status, to_status, occurred_on, note, actor,
     actor_role, request_id)
@@ -245,12 +324,38 @@ BEGIN
   RETURN a;
 END $$;
 
--- Deletes an agency. Its users' link to it is checked at commit; check it now, so that a
--- refusal is this statement's.
-CREATE OR REPLACE FUNCTION agency_delete(agency uuid) RETURNS void LANGUAGE plpgsql AS $$
+-- What holds an agency's history (its creation aside): the counts that are not zero, as a
+-- JSON object; {} when it has none and may be erased.
+CREATE OR REPLACE FUNCTION agency_dependents(agency uuid) RETURNS jsonb LANGUAGE sql STABLE AS $$
+  SELECT jsonb_strip_nulls(jsonb_build_object(
+    'transitions', nullif((SELECT count(*) FROM agency_transitions t
+                           WHERE t.agency_id = agency AND t.from_status IS NOT NULL), 0),
+    'awards', nullif((SELECT count(*) FROM awards w WHERE w.agency_id = agency), 0),
+    'tasks', nullif((SELECT count(*) FROM tasks t WHERE t.agency_id = agency), 0),
+    'compliance', nullif((SELECT count(*) FROM compliance c WHERE c.agency_id = agency), 0),
+    'registrations', nullif((SELECT count(*) FROM workshop_registrations r
+                             WHERE r.agency_id = agency), 0),
+    'users', nullif((SELECT count(*) FROM users u WHERE u.agency_id = agency), 0))) $$;
+
+-- Erases an agency without history (agency_dependents() is {}). Its users' link to it is
+-- checked at commit; check it now, so that a refusal is this statement's.
+CREATE OR REPLACE FUNCTION agency_erase(agency uuid) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   SET CONSTRAINTS users_agency_fk IMMEDIATE;
   DELETE FROM agencies WHERE id = agency;
+END $$;
+
+-- The agency, locked for a write (FOR UPDATE), when it exists and is not archived; otherwise
+-- RAISEs P0001 with the HINT not_found.
+CREATE OR REPLACE FUNCTION agency_lock_live(agency uuid) RETURNS agencies LANGUAGE plpgsql AS $$
+DECLARE
+  a agencies;
+BEGIN
+  SELECT * INTO a FROM agencies x WHERE x.id = agency FOR UPDATE;
+  IF NOT FOUND OR a.archived_at IS NOT NULL THEN
+    RAISE EXCEPTION 'No agency has this id.' USING HINT = 'not_found';
+  END IF;
+  RETURN a;
 END $$;
 
 /*
@@ -276,10 +381,7 @@ DECLARE
   awarding boolean;
   tid uuid;
 BEGIN
-  SELECT * INTO was FROM agencies WHERE id = agency FOR UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'No agency has this id.' USING HINT = 'not_found';
-  END IF;
+  was := agency_lock_live(agency);
   IF NOT agency_may_transition(was, target, actor_role, actor) THEN
     RAISE EXCEPTION 'The role % may not move this agency to %.', actor_role, target
       USING HINT = 'forbidden';
@@ -320,7 +422,18 @@ BEGIN
     accreditation_expires_on = CASE WHEN awarding THEN accreditation_expiry(occurred)
                                     ELSE accreditation_expires_on END,
     withdrawn_on = CASE WHEN target = 'withdrawn' THEN occurred ELSE withdrawn_on END,
-    removed_on = CASE WHEN target = 'removed' THEN occurred ELSE removed_on END
+    removed_on = CASE WHEN target = 'removed' THEN occurred ELSE removed_on END,
+    -- Enrolling adopts the program's manual version of the day and starts monthly reports;
+    -- each award starts a new cycle of proofs, and the first one quarterly reports.
+    manual_version = CASE WHEN target = 'enrolled'
+                          THEN coalesce(manual_version, program_current_manual(type))
+                          ELSE manual_version END,
+    cycle = CASE WHEN awarding THEN cycle + 1 ELSE cycle END,
+    reporting_frequency = CASE WHEN awarding AND was.cycle = 0 THEN 'quarterly'
+                               WHEN target = 'enrolled' THEN 'monthly'
+                               ELSE reporting_frequency END,
+    reporting_since = CASE WHEN (awarding AND was.cycle = 0) OR target = 'enrolled' THEN occurred
+                           ELSE reporting_since END
   WHERE id = agency RETURNING * INTO a;
 
   INSERT INTO agency_transitions (agency_id, from_status, to_status, occurred_on, note, actor,
@@ -341,8 +454,9 @@ BEGIN
 END $$;
 
 -- The columns a whole document (d) gives agency a: the one place that maps an agency
--- document onto the table. The lifecycle (status and its dates) is not a document's: only
--- agency_transition() moves it.
+-- document onto the table. The lifecycle (status and its dates, the cycle, the manual version,
+-- the reporting protocol) is not a document's: only agency_transition(),
+-- agency_move_manual() and the monthly-reporting requests move it.
 CREATE OR REPLACE FUNCTION agency_from_doc(a agencies, d jsonb) RETURNS agencies
   LANGUAGE plpgsql STABLE AS $$
 BEGIN
@@ -359,9 +473,8 @@ BEGIN
   a.advisor_ids := agency_advisors(d);
   a.tier := d ->> 'tier';
   a.applied_on := coalesce((d ->> 'applied_on')::date, a.applied_on, mx_today());
-  a.reporting_frequency := coalesce(d #>> '{reporting,frequency}', 'monthly');
+  a.implementation_plan_submitted_on := (d ->> 'implementation_plan_submitted_on')::date;
   a.last_report_on := (d #>> '{reporting,last_report_on}')::date;
-  a.next_report_due := (d #>> '{reporting,next_report_due}')::date;
   a.member := coalesce((d #>> '{membership,member}')::boolean, false);
   a.member_since := (d #>> '{membership,member_since}')::date;
   a.dues_paid_through := (d #>> '{membership,dues_paid_through}')::date;
@@ -389,8 +502,8 @@ BEGIN
     state = a.state, municipality = a.municipality, website = a.website, ceo = a.ceo,
     accreditation_manager = a.accreditation_manager, regional_manager_id = a.regional_manager_id,
     advisor_ids = a.advisor_ids, tier = a.tier, applied_on = a.applied_on,
-    reporting_frequency = a.reporting_frequency, last_report_on = a.last_report_on,
-    next_report_due = a.next_report_due, member = a.member, member_since = a.member_since,
+    implementation_plan_submitted_on = a.implementation_plan_submitted_on,
+    last_report_on = a.last_report_on, member = a.member, member_since = a.member_since,
     dues_paid_through = a.dues_paid_through, membership_external_id = a.membership_external_id,
     external_ids = a.external_ids, in_program = a.in_program
   WHERE id = agency RETURNING * INTO a;
@@ -402,12 +515,14 @@ END $$;
 -- advisors; the rest inlines into the list's plan.
 CREATE OR REPLACE FUNCTION agency_advised_by(agency uuid, sub text) RETURNS boolean
   LANGUAGE sql STABLE AS $$
-    SELECT EXISTS (SELECT 1 FROM agencies a WHERE a.id = agency
+    SELECT EXISTS (SELECT 1 FROM agencies a WHERE a.id = agency AND a.archived_at IS NULL
                    AND (sub = ANY (a.advisor_ids::text[]) OR a.regional_manager_id::text = sub)) $$;
 
 -- Who may see and work on an agency's compliance and tasks: admin and INL any agency, an
 -- advisor the agencies it is assigned to (in advisor_ids, or as regional manager), an agency
--- user its own. Role and subject come from the verified token, as text.
+-- user its own. Role and subject come from the verified token, as text. An archived agency's
+-- work is admin's only: the nested paths refuse the agency (agencies.c, agency_access), and
+-- the task lists leave it out with an anti-join (tasks.c), which costs nothing per row.
 CREATE OR REPLACE FUNCTION agency_scope_allows(agency uuid, role text, sub text, caller_agency text)
   RETURNS boolean LANGUAGE sql STABLE AS $$
     SELECT CASE role
@@ -432,34 +547,42 @@ CREATE OR REPLACE FUNCTION agency_stored_statuses(shown jsonb) RETURNS text[]
 -- inlined (35 members, a dozen helpers) that planning cost more than rendering the 50 rows.
 -- The plpgsql twin is planned once per connection; GET /v1/agencies/{id} keeps the inlined
 -- one, whose plan is made once.
-CREATE OR REPLACE FUNCTION agency_list_json(a agencies, role text) RETURNS text
-  LANGUAGE plpgsql STABLE AS $$
+CREATE OR REPLACE FUNCTION agency_list_json(a agencies, role text, caller_agency text DEFAULT NULL)
+  RETURNS text LANGUAGE plpgsql STABLE AS $$
 BEGIN
-  RETURN agency_json_for(a, role);
+  RETURN agency_json_for(a, role, caller_agency);
 END $$;
 
 -- ------------------------------------------------------------ stored documents
 
 -- The first date on which an agency's documents, rendered on today, could read differently
 -- without a write: the day after an accreditation expires (status "expired"), the day after
--- the next annual review (the next one is then due). NULL: never.
+-- the next annual review (the next one is then due), the day the year of the cycle turns.
+-- Always after today (an anniversary of a 29 February falls a day later than it counts);
+-- NULL: never.
 CREATE OR REPLACE FUNCTION agency_fresh_until(a agencies, today date) RETURNS date
   LANGUAGE sql STABLE AS $$
-  SELECT least(CASE WHEN a.status IN ('accredited', 'conditionally_accredited')
-                         AND a.accreditation_expires_on >= today
-                    THEN a.accreditation_expires_on + 1 END,
-               agency_next_annual_review_due(a, today) + 1) $$;
+  SELECT CASE WHEN f IS NOT NULL THEN greatest(f, today + 1) END
+  FROM (SELECT least(
+          CASE WHEN a.status IN ('accredited', 'conditionally_accredited')
+                    AND a.accreditation_expires_on >= today
+               THEN a.accreditation_expires_on + 1 END,
+          agency_next_annual_review_due(a, today) + 1,
+          CASE WHEN today < agency_cycle_start(a) THEN agency_cycle_start(a)
+               WHEN agency_cycle_year(a, today) IS NOT NULL
+               THEN (agency_cycle_start(a)
+                     + make_interval(years => agency_cycle_year(a, today)))::date END) AS f) x $$;
 
--- The representation a role gets, as stored when it is current, else rendered now (a row
--- the midnight sweep has not reached yet). The rendering goes through the plpgsql
--- agency_list_json(), whose plan is kept: a list is planned again for each request, and
--- planning the inlined representation cost more than rendering the page.
-CREATE OR REPLACE FUNCTION agency_document(a agencies, role text) RETURNS text
-  LANGUAGE sql STABLE AS $$
+-- The representation a caller gets (agency_json_for()), as stored when it is current, else
+-- rendered now (a row the midnight sweep has not reached yet). The rendering goes through
+-- the plpgsql agency_list_json(), whose plan is kept: a list is planned again for each
+-- request, and planning the inlined representation cost more than rendering the page.
+CREATE OR REPLACE FUNCTION agency_document(a agencies, role text, caller_agency text)
+  RETURNS text LANGUAGE sql STABLE AS $$
   SELECT CASE WHEN a.rendered_on <= mx_today() AND (a.fresh_until IS NULL OR mx_today() < a.fresh_until)
-              THEN CASE WHEN role IN ('anonymous', 'partner') THEN a.public_document
+              THEN CASE WHEN agency_public_for(a, role, caller_agency) THEN a.public_document
                         ELSE a.document END
-              ELSE agency_list_json(a, role) END $$;
+              ELSE agency_list_json(a, role, caller_agency) END $$;
 
 -- Every write of an agency, in one BEFORE trigger: a change bumps version and updated_at, and
 -- the documents are rendered from the row as it will be stored. An update that only stores

@@ -34,24 +34,58 @@ CREATE OR REPLACE TRIGGER compliance_proofs BEFORE INSERT OR UPDATE OF proofs, s
   FOR EACH ROW EXECUTE FUNCTION compliance_check_proofs();
 
 CREATE OR REPLACE FUNCTION compliance_proofs_json(proofs jsonb) RETURNS json LANGUAGE sql STABLE AS $$
-  SELECT ('[' || coalesce(string_agg('{"cycle_year":' || j((p ->> 'cycle_year')::int)
+  SELECT ('[' || coalesce(string_agg('{"cycle":' || j((p ->> 'cycle')::int)
+      || ',"cycle_year":' || j((p ->> 'cycle_year')::int)
       || ',"bullets":' || json_compact(coalesce(p -> 'bullets', '[]')::json)
       || ',"title":' || j(p ->> 'title') || ',"url":' || j(p ->> 'url')
       || ',"kind":' || j(p ->> 'kind') || '}', ',' ORDER BY n), '') || ']')::json
   FROM jsonb_array_elements(proofs) WITH ORDINALITY x(p, n)
 $$;
 
+-- The stored proofs of one accreditation cycle (same), or of the others (NOT same).
+CREATE OR REPLACE FUNCTION compliance_proofs_of_cycle(proofs jsonb, cycle integer, same boolean)
+  RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+  SELECT coalesce(jsonb_agg(p ORDER BY n), '[]')
+  FROM jsonb_array_elements(coalesce(proofs, '[]')) WITH ORDINALITY x(p, n)
+  WHERE ((p ->> 'cycle')::int = cycle) = same
+$$;
+
 -- Proofs as stored, from a request's (validated) array: every member present, kind
--- defaulting to document.
-CREATE OR REPLACE FUNCTION compliance_proofs_in(proofs jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
-  SELECT coalesce(jsonb_agg(jsonb_build_object('cycle_year', (p ->> 'cycle_year')::int,
+-- defaulting to document, filed in the agency's current cycle.
+CREATE OR REPLACE FUNCTION compliance_proofs_in(proofs jsonb, cycle integer) RETURNS jsonb
+  LANGUAGE sql IMMUTABLE AS $$
+  SELECT coalesce(jsonb_agg(jsonb_build_object('cycle', cycle,
+    'cycle_year', (p ->> 'cycle_year')::int,
     'bullets', coalesce(p -> 'bullets', '[]'), 'title', p ->> 'title', 'url', p ->> 'url',
     'kind', coalesce(p ->> 'kind', 'document')) ORDER BY n), '[]')
   FROM jsonb_array_elements(coalesce(proofs, '[]')) WITH ORDINALITY x(p, n)
 $$;
 
+-- The accreditation cycle an agency is in (agencies.cycle): its proofs are filed in it.
+CREATE OR REPLACE FUNCTION agency_current_cycle(agency uuid) RETURNS integer
+  LANGUAGE sql STABLE AS $$ SELECT a.cycle FROM agencies a WHERE a.id = agency $$;
+
+-- The field errors of a request's proofs that need the data: bullets the standard does not
+-- have, and a cycle other than the agency's current one. Rows of (JSON Pointer, code, arg).
+CREATE OR REPLACE FUNCTION compliance_proof_problems(agency uuid, standard uuid, proofs jsonb)
+  RETURNS TABLE (field text, code text, arg text) LANGUAGE sql STABLE AS $$
+  SELECT ptr, 'invalid_enum', (SELECT coalesce(string_agg(b ->> 'key', ', '), '(none)')
+                               FROM standards s, jsonb_array_elements(s.bullets) b
+                               WHERE s.id = standard)
+  FROM compliance_unknown_bullets(standard, proofs) ptr
+  UNION ALL
+  SELECT format('/proofs/%s/cycle', x.n - 1), 'invalid',
+         'proofs are filed in the agency''s current cycle, ' || agency_current_cycle(agency)
+  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(proofs) = 'array' THEN proofs ELSE '[]' END)
+       WITH ORDINALITY x (p, n)
+  WHERE jsonb_typeof(x.p -> 'cycle') = 'number'
+    AND (x.p ->> 'cycle')::numeric <> agency_current_cycle(agency)
+$$;
+
 -- One standard as it stands for one agency: its record, or the defaults when c is null.
--- id, created_at, updated_at and version are those of the record (null without one).
+-- id, created_at, updated_at and version are those of the record (null without one). proofs
+-- are those of the agency's current cycle (what a PUT replaces); earlier_proofs, those of the
+-- cycles before, are kept and read only.
 CREATE OR REPLACE FUNCTION compliance_item_json(s standards, c compliance, agency uuid) RETURNS text
   LANGUAGE sql STABLE AS $$
   SELECT '{"id":' || j(c.id) || ',"agency_id":' || j(agency) || ',"standard_id":' || j(s.id)
@@ -65,13 +99,17 @@ CREATE OR REPLACE FUNCTION compliance_item_json(s standards, c compliance, agenc
     || ',"result":' || j(coalesce(c.result, 'not_assessed'))
     || ',"assignee_id":' || j(c.assignee_id) || ',"due_on":' || j(c.due_on) || ',"note":' || j(c.note)
     || ',"reviewed_by":' || j(c.reviewed_by) || ',"reviewed_at":' || j(rfc3339(c.reviewed_at))
-    || ',"proofs":' || compliance_proofs_json(coalesce(c.proofs, '[]'))
+    || ',"cycle":' || j(agency_current_cycle(agency))
+    || ',"proofs":' || compliance_proofs_json(
+         compliance_proofs_of_cycle(c.proofs, agency_current_cycle(agency), true))
+    || ',"earlier_proofs":' || compliance_proofs_json(
+         compliance_proofs_of_cycle(c.proofs, agency_current_cycle(agency), false))
     || ',"created_at":' || j(rfc3339(c.created_at)) || ',"updated_at":' || j(rfc3339(c.updated_at))
     || ',"version":' || j(c.version) || '}'
 $$;
 
 -- Every standard of the agency's catalog (its program and tier, in manual version `manual`
--- or the program's current one), with its record or the defaults. id is the standard's.
+-- or the one the agency works against), with its record or the defaults. id is the standard's.
 CREATE OR REPLACE FUNCTION agency_compliance_items(agency uuid, manual text)
   RETURNS TABLE (id uuid, sort_key int[], chapter integer, chapter_title jsonb,
                  time_sensitive text, progress text, result text, assignee_id uuid,
@@ -82,7 +120,7 @@ CREATE OR REPLACE FUNCTION agency_compliance_items(agency uuid, manual text)
            c.assignee_id, c.updated_at, compliance_item_json(s, c, a.id)
     FROM agencies a
     JOIN standards s ON standard_applies(s, a)
-                    AND s.manual_version = coalesce(manual, program_current_manual(a.type))
+                    AND s.manual_version = coalesce(manual, agency_manual(a))
     LEFT JOIN compliance c ON c.agency_id = a.id AND c.standard_id = s.id
     WHERE a.id = agency $$;
 
@@ -135,7 +173,9 @@ BEGIN
       c.reviewed_at := now();
     END IF;
   END IF;
-  c.proofs := compliance_proofs_in(d -> 'proofs');
+  -- The proofs of earlier cycles are kept as they are; the patch files those of this one.
+  c.proofs := compliance_proofs_of_cycle(was.proofs, agency_current_cycle(agency), false)
+              || compliance_proofs_in(d -> 'proofs', agency_current_cycle(agency));
   IF created THEN
     INSERT INTO compliance SELECT c.* RETURNING * INTO c;
   ELSE
@@ -176,7 +216,7 @@ CREATE OR REPLACE FUNCTION agency_compliance_summary(agency uuid, manual text) R
     FROM agency_compliance_items(agency, manual) i
     GROUP BY GROUPING SETS ((i.chapter), ()))
   SELECT json_compact(json_build_object('agency_id', a.id, 'program', a.type, 'tier', a.tier,
-    'manual_version', coalesce(manual, program_current_manual(a.type)),
+    'manual_version', coalesce(manual, agency_manual(a)),
     'overall', coalesce((SELECT counts FROM groups WHERE overall),
       json_build_object('standards', 0, 'applicable', 0, 'compliant', 0, 'percent_compliant', NULL,
         'progress', json_build_object('not_started', 0, 'in_progress', 0, 'in_review', 0, 'done', 0),

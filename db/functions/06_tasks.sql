@@ -111,20 +111,6 @@ CREATE OR REPLACE FUNCTION task_csv_row(t tasks) RETURNS text LANGUAGE sql STABL
     rfc3339(t.created_at), rfc3339(t.updated_at))
 $$;
 
--- The year of the four-year cycle an agency is in (1-4): counted from the award, or before
--- it from the CALEA agreement. Null before either, once the agency left the program, and
--- after the cycle's fourth year: proofs carry only the year of their cycle, so a new cycle
--- starts with the next award (which moves accredited_on), not by counting on.
-CREATE OR REPLACE FUNCTION agency_cycle_start(a agencies) RETURNS date LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE WHEN a.status IN ('applied', 'approved', 'withdrawn', 'removed', 'revoked') THEN NULL
-              ELSE coalesce(a.accredited_on, a.enrolled_on) END $$;
-
-CREATE OR REPLACE FUNCTION agency_cycle_year(a agencies, today date) RETURNS integer
-  LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN y BETWEEN 1 AND 4 THEN y END
-    FROM (SELECT extract(year FROM age(today, agency_cycle_start(a)))::int + 1 AS y
-          WHERE today >= agency_cycle_start(a)) x $$;
-
 -- Does a time-sensitive standard need a proof in cycle year y? Every year for anything at
 -- least annual; biennial in years 2 and 4; triennial in year 3; quadrennial in year 4.
 CREATE OR REPLACE FUNCTION proof_due_in_cycle_year(frequency text, y integer) RETURNS boolean
@@ -146,7 +132,7 @@ CREATE OR REPLACE FUNCTION frequency_text(frequency text, lang text) RETURNS tex
 
 -- What falls due for one agency up to today + days, overdue items included (open tasks,
 -- proofs of the current cycle year, the self-assessment deadline while still in it, and the
--- implementation plan while the agency has not started its self-assessment). Rendered as
+-- implementation plan until its submission is recorded). Rendered as
 -- {agency_id, today, until, days, data: [{kind, date, overdue, reason, task_id, standard_id}]}
 -- sorted by date.
 CREATE OR REPLACE FUNCTION agency_due_json(agency uuid, today date, days integer) RETURNS text
@@ -170,17 +156,17 @@ CREATE OR REPLACE FUNCTION agency_due_json(agency uuid, today date, days integer
     FROM a, cycle, standards s
     LEFT JOIN compliance c ON c.agency_id = agency AND c.standard_id = s.id
     WHERE cycle.y IS NOT NULL AND standard_applies(s, a)
-      AND s.manual_version = program_current_manual(a.type)
+      AND s.manual_version = agency_manual(a)
       AND proof_due_in_cycle_year(s.time_sensitive, cycle.y)
       AND coalesce(c.result, '') <> 'not_applicable'
       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(c.proofs, '[]')) p
-                      WHERE (p ->> 'cycle_year')::int = cycle.y)
+                      WHERE (p ->> 'cycle')::int = a.cycle AND (p ->> 'cycle_year')::int = cycle.y)
       AND (cycle.start + make_interval(years => cycle.y) - interval '1 day')::date <= today + days
     UNION ALL
     SELECT agency_implementation_plan_due(a), 'implementation_plan', NULL, NULL,
            json_build_object('es', 'Entrega del Plan de Implementación (tres meses después de la solicitud).',
                              'en', 'Implementation Plan due (three months after the application).')
-    FROM a WHERE a.status IN ('applied', 'approved', 'enrolled')
+    FROM a WHERE agency_implementation_plan_outstanding(a)
       AND agency_implementation_plan_due(a) <= today + days
     UNION ALL
     SELECT agency_self_assessment_due(a), 'self_assessment', NULL, NULL,

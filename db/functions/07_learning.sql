@@ -85,10 +85,12 @@ CREATE OR REPLACE TRIGGER workshops_timezone_insert BEFORE INSERT ON workshops F
 CREATE OR REPLACE TRIGGER workshops_timezone_update BEFORE UPDATE OF timezone ON workshops FOR EACH ROW
   WHEN (OLD.timezone IS DISTINCT FROM NEW.timezone) EXECUTE FUNCTION check_timezone_column();
 
--- Drafts are the organizers' work: only admin and coalition see them.
+-- Drafts are the organizers' work: only admin and coalition see them. An archived workshop
+-- only admin sees.
 CREATE OR REPLACE FUNCTION workshop_visible(w workshops, caller_role text) RETURNS boolean
   LANGUAGE sql IMMUTABLE
-  AS $$ SELECT w.status <> 'draft' OR caller_role IN ('admin', 'coalition') $$;
+  AS $$ SELECT CASE WHEN w.archived_at IS NOT NULL THEN caller_role = 'admin'
+                    ELSE w.status <> 'draft' OR caller_role IN ('admin', 'coalition') END $$;
 
 CREATE OR REPLACE FUNCTION workshop_registration_closes(w workshops) RETURNS timestamptz
   LANGUAGE sql STABLE
@@ -98,7 +100,7 @@ CREATE OR REPLACE FUNCTION workshop_registration_closes(w workshops) RETURNS tim
 -- Registration is possible while the workshop is open and now is inside its window.
 CREATE OR REPLACE FUNCTION workshop_registration_open(w workshops) RETURNS boolean
   LANGUAGE sql STABLE
-  AS $$ SELECT w.status = 'open'
+  AS $$ SELECT w.status = 'open' AND w.archived_at IS NULL
                AND now() >= coalesce(w.registration_opens_at, '-infinity')
                AND now() <= workshop_registration_closes(w) $$;
 
@@ -146,6 +148,7 @@ CREATE OR REPLACE FUNCTION workshop_json(w workshops) RETURNS text
         || count(*) FILTER (WHERE attendance_mode = 'virtual' AND status = 'waitlisted') || '}}'
       FROM workshop_registrations r WHERE r.workshop_id = w.id AND r.status <> 'cancelled')
     || ',"status":' || j(w.status) || ',"organizer":' || j(w.organizer)
+    || ',"archived_at":' || j(rfc3339(w.archived_at))
     || ',"created_at":' || j(rfc3339(w.created_at)) || ',"updated_at":' || j(rfc3339(w.updated_at))
     || ',"version":' || j(w.version) || '}'
 $$;
@@ -293,3 +296,11 @@ BEGIN
   WHERE r.id = x.id RETURNING * INTO x;
   RETURN x;
 END $$;
+
+-- What holds a workshop's history: its registrations (cancelled ones included). The counts
+-- that are not zero, as a JSON object; {} when it may be erased.
+CREATE OR REPLACE FUNCTION workshop_dependents(workshop uuid) RETURNS jsonb
+  LANGUAGE sql STABLE AS $$
+  SELECT jsonb_strip_nulls(jsonb_build_object(
+    'registrations', nullif((SELECT count(*) FROM workshop_registrations r
+                             WHERE r.workshop_id = workshop), 0))) $$;

@@ -1,4 +1,47 @@
--- 08_feed: The change feed and housekeeping.
+-- 08_feed: The audit trail and the change feed, and housekeeping.
+
+-- What a poller of the change feed acts on: an archive or an erasure is a tombstone
+-- (deleted), a restore brings the record back (created); the audit's other actions are
+-- updates of the record.
+CREATE OR REPLACE FUNCTION feed_action(action text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN action IN ('created', 'updated', 'deleted', 'transitioned') THEN action
+              WHEN action IN ('archived', 'erased') THEN 'deleted'
+              WHEN action = 'restored' THEN 'created'
+              ELSE 'updated' END $$;
+
+/*
+ * One audited write, the only place that writes either record: the audit entry (who, as what
+ * role, under which request, the fields that changed, and why when there is a note; an
+ * erasure also keeps the whole record as it was) and, for the resources of the change feed
+ * (accounts are audited only), the feed's row. Returns the feed row's id, or NULL. The row
+ * gets its commit number from feed_stamp() just before COMMIT. The service (db_audit()) and
+ * the demo seed both write through it.
+ *   $1 actor, $2 role, $3 request id, $4 action, $5 resource, $6 its id, $7 before, $8 after,
+ *   $9 note.
+ */
+CREATE OR REPLACE FUNCTION record_write(actor text, actor_role text, request_id text, action text,
+                                        resource text, resource_id text, before jsonb, after jsonb,
+                                        note text DEFAULT NULL) RETURNS bigint
+  LANGUAGE sql AS $$
+  WITH entry AS (
+    INSERT INTO audit (actor, role, request_id, action, resource, resource_id, changes, note,
+                       before_image)
+    VALUES ($1, $2, $3, $4, $5, $6, json_changes($7, $8), $9,
+            CASE WHEN $4 = 'erased' THEN $7 END)
+    RETURNING changes)
+  INSERT INTO changes (resource, resource_id, action, changed)
+  SELECT $5, $6, feed_action($4), ARRAY(SELECT jsonb_object_keys(entry.changes) ORDER BY 1)
+  FROM entry
+  WHERE $5 IN ('agency', 'transition', 'standard', 'compliance', 'task', 'webinar', 'workshop',
+               'registration')
+  RETURNING id $$;
+
+-- Stamps feed rows (by id: primary-key lookups) with the next commit number. Called last
+-- before COMMIT: the clock's row lock, held until the commit, orders commit numbers by commit.
+-- Without rows the clock stays.
+CREATE OR REPLACE FUNCTION feed_stamp(ids bigint[]) RETURNS void LANGUAGE sql AS $$
+  WITH tick AS (UPDATE feed_clock SET last = last + 1 WHERE cardinality($1) > 0 RETURNING last)
+  UPDATE changes SET commit_no = tick.last FROM tick WHERE changes.id = ANY ($1) $$;
 
 -- The agency fields a partner system may see (the public view).
 CREATE OR REPLACE FUNCTION public_agency_fields() RETURNS text[] LANGUAGE sql IMMUTABLE

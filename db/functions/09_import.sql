@@ -80,6 +80,11 @@ BEGIN
   agency := (l ->> 'id')::uuid;
   IF agency IS NOT NULL THEN
     SELECT * INTO x FROM agencies WHERE id = agency;
+    IF x.archived_at IS NOT NULL THEN
+      line_errors := jsonb_build_array(jsonb_build_object('field', '', 'code', 'invalid',
+        'arg', 'the agency is archived; an admin restores it first'));
+      RETURN;
+    END IF;
     before_json := agency_json(x);
     doc := jsonb_merge_patch(before_json::jsonb, doc);
   END IF;
@@ -165,16 +170,16 @@ BEGIN
   END LOOP;
 END $$;
 
--- One agency as a CSV record without its line end, for the streamed export
--- (reply_csv_stream) and, with CRLF, as agency_csv_row(). Built with concat_ws rather than a
--- sorted unnest per row: about ten times faster, which matters at 100,000 agencies. csv_cell() never returns NULL, so every cell
--- keeps its place.
-CREATE OR REPLACE FUNCTION agency_csv_record(a agencies, role text) RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT CASE WHEN role IN ('anonymous', 'partner') THEN concat_ws(',',
+-- The public columns of an agency (agency_csv_header() of a public caller).
+CREATE OR REPLACE FUNCTION agency_csv_public_record(a agencies) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT concat_ws(',',
       csv_cell(a.id::text), csv_cell(a.name), csv_cell(a.type), csv_cell(a.level),
       csv_cell(a.state), csv_cell(agency_status(a)), csv_cell(a.accredited_on::text),
-      csv_cell(a.accreditation_expires_on::text))
-    ELSE concat_ws(',',
+      csv_cell(a.accreditation_expires_on::text)) $$;
+
+-- Every column of an agency (agency_csv_header() of any other caller).
+CREATE OR REPLACE FUNCTION agency_csv_full_record(a agencies) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT concat_ws(',',
       csv_cell(a.id::text), csv_cell(a.name), csv_cell(a.acronym), csv_cell(a.type),
       csv_cell(a.level), csv_cell(a.state), csv_cell(a.municipality), csv_cell(a.website),
       csv_cell(a.ceo ->> 'name'), csv_cell(a.ceo ->> 'title'),
@@ -188,10 +193,26 @@ CREATE OR REPLACE FUNCTION agency_csv_record(a agencies, role text) RETURNS text
       csv_cell(agency_self_assessment_due(a)::text),
       csv_cell(agency_next_annual_review_due(a, mx_today())::text),
       csv_cell(a.reporting_frequency), csv_cell(a.last_report_on::text),
-      csv_cell(a.next_report_due::text), csv_cell(a.member::text), csv_cell(a.member_since::text),
+      csv_cell(agency_next_report_due(a)::text), csv_cell(a.member::text), csv_cell(a.member_since::text),
       csv_cell(a.dues_paid_through::text), csv_cell(a.membership_external_id),
       csv_cell(a.in_program::text), csv_cell(rfc3339(a.created_at)),
-      csv_cell(rfc3339(a.updated_at))) END $$;
+      csv_cell(rfc3339(a.updated_at))) $$;
 
-CREATE OR REPLACE FUNCTION agency_csv_row(a agencies, role text) RETURNS text
-  LANGUAGE sql STABLE AS $$ SELECT agency_csv_record(a, role) || E'\r\n' $$;
+-- An agency with only its public members (the others null): what an agency user may know of
+-- another agency, laid out as a whole row.
+CREATE OR REPLACE FUNCTION agency_public_only(a agencies) RETURNS agencies LANGUAGE sql STABLE AS $$
+  SELECT jsonb_populate_record(NULL::agencies, jsonb_build_object('id', a.id, 'name', a.name,
+    'type', a.type, 'level', a.level, 'state', a.state, 'status', a.status,
+    'accredited_on', a.accredited_on, 'accreditation_expires_on', a.accreditation_expires_on)) $$;
+
+-- One agency as a CSV record without its line end, for the streamed export
+-- (reply_csv_stream). Built with concat_ws rather than a
+-- sorted unnest per row: about ten times faster, which matters at 100,000 agencies. csv_cell() never returns NULL, so every cell
+-- keeps its place. Anonymous callers and partners get the public columns; an agency user the
+-- full columns, with only the public cells of other agencies filled (agency_public_only()).
+CREATE OR REPLACE FUNCTION agency_csv_record(a agencies, role text, caller_agency text DEFAULT NULL)
+  RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN role IN ('anonymous', 'partner') THEN agency_csv_public_record(a)
+              WHEN agency_public_for(a, role, caller_agency)
+                THEN agency_csv_full_record(agency_public_only(a))
+              ELSE agency_csv_full_record(a) END $$;

@@ -54,9 +54,10 @@ CREATE OR REPLACE FUNCTION stats_overview(today date) RETURNS text LANGUAGE sql 
   WITH awarded AS (SELECT DISTINCT agency_id FROM awards),
   prog AS MATERIALIZED (
     SELECT a.id, a.name, a.type, a.level, a.state, a.status, a.approved_on, a.enrolled_on,
-           a.next_report_due, a.accreditation_expires_on, agency_status(a) AS shown,
-           w.agency_id IS NOT NULL AS awarded
-    FROM agencies a LEFT JOIN awarded w ON w.agency_id = a.id WHERE a.in_program),
+           agency_next_report_due(a) AS next_report_due, a.accreditation_expires_on,
+           agency_status(a) AS shown, w.agency_id IS NOT NULL AS awarded
+    FROM agencies a LEFT JOIN awarded w ON w.agency_id = a.id
+    WHERE a.in_program AND a.archived_at IS NULL),
   enrolled AS MATERIALIZED (SELECT * FROM prog WHERE approved_on IS NOT NULL),
   aw AS MATERIALIZED (
     SELECT w.program, w.awarded_on
@@ -148,7 +149,15 @@ CREATE OR REPLACE FUNCTION stats_overview(today date) RETURNS text LANGUAGE sql 
           ORDER BY x.rank) FILTER (WHERE x.rank <= 20),
           '/v1/agencies?in_program=true&report_overdue=true')
         FROM (SELECT p.*, row_number() OVER (ORDER BY p.next_report_due, p.name, p.id) AS rank
-              FROM prog p WHERE agency_report_overdue(p.next_report_due, p.status, today)) x),
+              FROM prog p WHERE p.next_report_due < today) x),
+      'overdue_implementation_plans', (SELECT stats_bounded(count(*), json_agg(json_build_object(
+          'id', x.id, 'name', x.name, 'implementation_plan_due', x.due)
+          ORDER BY x.rank) FILTER (WHERE x.rank <= 20),
+          '/v1/agencies?in_program=true&implementation_plan_overdue=true')
+        FROM (SELECT a.id, a.name, agency_implementation_plan_due(a) AS due,
+                     row_number() OVER (ORDER BY agency_implementation_plan_due(a), a.name, a.id)
+                       AS rank
+              FROM agencies a WHERE agency_implementation_plan_overdue(a, today)) x),
       'overdue_tasks', stats_overdue_tasks(today),
       'expiring_within_180_days', (SELECT stats_bounded(count(*), json_agg(json_build_object(
           'id', x.id, 'name', x.name, 'accreditation_expires_on', x.accreditation_expires_on)

@@ -258,6 +258,8 @@ int db_seed_demo(PGconn *pg, const char *password_hash, const char *secret_hash)
   size_t n = 0;
   const struct embedded_file **files = files_under(DEMO_PREFIX, &n);
   int rc = A_ERR;
+  /* One transaction, and no request's statement timeout: the demo's history goes through the
+   * state machine and the journal step by step, which takes seconds on a busy machine. */
   if (!begin_long(pg, "seed-demo"))
     goto out;
   /* The demo SQL reads the hashes from these settings: yescrypt is computed here, in C. */

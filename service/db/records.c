@@ -25,23 +25,13 @@ static struct db_stmt IDEM_STORE = {
     " path = EXCLUDED.path, request_hash = EXCLUDED.request_hash, status = EXCLUDED.status,"
     " location = EXCLUDED.location, body = EXCLUDED.body, created_at = now()",
     0};
-/* The audit entry and, for domain resources (not accounts), the change-feed row. */
+/* The audit entry and, for the resources of the change feed, its row: record_write() in
+ * db/functions/08_feed.sql, the one definition the demo seed writes through too. */
 static struct db_stmt AUDIT_INSERT = {
-    "audit_insert",
-    "WITH entry AS (INSERT INTO audit"
-    " (actor, role, request_id, action, resource, resource_id, changes)"
-    " VALUES ($1, $2, $3, $4, $5, $6, json_changes($7::jsonb, $8::jsonb)) RETURNING changes)"
-    " INSERT INTO changes (resource, resource_id, action, changed)"
-    " SELECT $5, $6, $4, ARRAY(SELECT jsonb_object_keys(entry.changes) ORDER BY 1) FROM entry"
-    " WHERE $5 NOT IN ('user', 'client') RETURNING id",
-    0};
+    "audit_insert", "SELECT record_write($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9)", 0};
 /* Stamps the rows by their ids (primary-key lookups): a search by transaction id would scan
  * the whole feed whenever the planner's statistics are stale, as on a fresh install. */
-static struct db_stmt FEED_STAMP = {
-    "feed_stamp",
-    "WITH tick AS (UPDATE feed_clock SET last = last + 1 RETURNING last)"
-    " UPDATE changes SET commit_no = tick.last FROM tick WHERE id = ANY ($1::bigint[])",
-    0};
+static struct db_stmt FEED_STAMP = {"feed_stamp", "SELECT feed_stamp($1::bigint[])", 0};
 
 int db_idem_lock(struct db_conn *c, const char *principal, const char *key) {
   const char *p[] = {principal, key};
@@ -85,7 +75,7 @@ int db_idem_store(struct db_conn *c, const char *principal, const char *key, con
 
 int db_audit(struct db_conn *c, const struct caller *who, const char *request_id,
              const char *action, const char *resource, const char *id, const char *before,
-             const char *after, long long *change_id) {
+             const char *after, const char *note, long long *change_id) {
   const char *p[] = {who->sub[0] ? who->sub : "anonymous",
                      role_name(who->role),
                      request_id,
@@ -93,11 +83,12 @@ int db_audit(struct db_conn *c, const struct caller *who, const char *request_id
                      resource,
                      id,
                      before,
-                     after};
-  PGresult *res = db_exec(c, &AUDIT_INSERT, 8, p);
+                     after,
+                     note};
+  PGresult *res = db_exec(c, &AUDIT_INSERT, 9, p);
   if (res == NULL)
     return A_ERR;
-  int journaled = PQntuples(res);
+  int journaled = !PQgetisnull(res, 0, 0);
   if (journaled > 0)
     *change_id = atoll(PQgetvalue(res, 0, 0));
   PQclear(res);

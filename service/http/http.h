@@ -331,6 +331,10 @@ struct list_spec {
 };
 /* Answers the route's list (r->route->list) as a JSON page or, when asked, as CSV. */
 enum problem list_respond(struct req *r);
+/* Archived records are read only by admin, with ?archived=true (lists and single records):
+ * from another role that parameter answers 400 (not_allowed). True when it did (the problem
+ * is set). */
+bool req_archived_refused(struct req *r);
 
 /* Cursor codec, exposed for tests: encode returns a malloc'd string; decode returns A_OK and
  * fills key/id (malloc'd) when the cursor is intact and was made for binding. */
@@ -364,13 +368,24 @@ enum problem csv_stream_attach(struct req *r, bool send);
  *   $1 the record's id (the route's id_param)   $2 the body: a new record's document, or
  *   $3 the caller's role                            a merge patch (NULL for GET and DELETE)
  *   $4 the caller's sub (NULL when anonymous)    $5 the caller's agency (NULL unless agency)
- *   $6 the parent's id (the route's parent_param, for nested records), $7 the request id.
- * get returns the representation (one row, or none: 404). lock returns the current
- * representation, optionally whether the caller may write it ("t"/"f": 403 when "f"), and
- * the document the patch makes (jsonb_merge_patch() of the representation), with FOR
- * UPDATE. create returns (representation, id); update returns the representation after the
- * patch (X_update($1, $2) in SQL); remove deletes.
+ *   $6 the parent's id (the route's parent_param, for nested records), $7 the request id,
+ *   $8 the query parameter archived ("true": the archived records instead of the others).
+ * get returns the representation (one row, or none: 404). lock returns, with FOR UPDATE, the
+ * current representation, the document the patch makes (jsonb_merge_patch() of the
+ * representation), optionally whether the caller may write it ("t"/"f": 403 when "f") and
+ * whether the record is archived. create returns (representation, id); update returns the
+ * representation after the patch (X_update($1, $2) in SQL); remove deletes.
+ *
+ * Records kept for their history (agencies, users, standards, workshops) also have restore,
+ * erase and dependents, and remove archives them instead (audited "archived", a tombstone in
+ * the change feed). Archived, a record is missing to get (but with admin's ?archived=true),
+ * to a patch and to remove; restore brings it back and returns its representation; erase
+ * deletes it, only when dependents returns "{}" (else a JSON object of counts: what holds its
+ * history, which the 409 names).
  */
+/* How many parameters every statement of a resource receives ($1 … $8 above). */
+#define RESOURCE_PARAMS 8
+
 struct resource {
   const char *name;       /* singular, for the audit and the feed: "webinar" */
   const char *collection; /* where records live, for Location: "/v1/webinars" (NULL: the path) */
@@ -379,6 +394,7 @@ struct resource {
   const char *parent_param;            /* the path parameter of $6, or NULL */
   const struct field *fields;          /* what a body may hold */
   struct db_stmt get, lock, create, update, remove;
+  struct db_stmt restore, erase, dependents;
   /* Rules beyond the field table (may ask the database): adds field errors about doc — a new
    * record's document, or the document a patch makes (id is then the record's) — without the
    * members that already have an error. It may complete r->body with members the statements
@@ -396,6 +412,12 @@ enum problem resource_get(struct req *r);
 enum problem resource_create(struct req *r);
 enum problem resource_patch(struct req *r);
 enum problem resource_delete(struct req *r);
+/* For records kept for their history (admin): POST …/{id}/restore brings an archived record
+ * back (200, audited "restored"); POST …/{id}/erasure {"reason"} deletes one without history
+ * (204, audited "erased" with the record as it was and the reason), or answers 409 naming
+ * what depends on it. */
+enum problem resource_restore(struct req *r);
+enum problem resource_erase(struct req *r);
 /* Answers 404 with the route's resource's detail. */
 enum problem resource_missing(struct req *r);
 
@@ -403,17 +425,20 @@ enum problem resource_missing(struct req *r);
  * none; frees res. A NULL res (a failed query) answers the problem already set. */
 enum problem reply_row(struct req *r, PGresult *res, handler_fn not_found);
 /* Audit the write (resource is the singular name: "webinar") and answer it: 201 with
- * Location collection/id, 200 with the new representation, or 204. */
+ * Location collection/id, or 200 with the new representation. */
 enum problem reply_created(struct req *r, const char *resource, const char *collection,
                            const char *id, const char *json);
 enum problem reply_updated(struct req *r, const char *resource, const char *id, const char *before,
                            const char *after);
-enum problem reply_deleted(struct req *r, const char *resource, const char *id, const char *before);
 /* Records a write in the audit trail and the change feed, in the request's transaction (the
  * route must have R_TX). before/after are the JSON representations (NULL for a create's
- * before or a delete's after); action is created, updated, deleted or transitioned. */
+ * before or a delete's after); action is created, updated, deleted, transitioned, archived,
+ * restored or erased (the feed shows the last three as deleted, created, deleted). */
 enum problem req_audit(struct req *r, const char *action, const char *resource, const char *id,
                        const char *before, const char *after);
+/* The same with a note: why (a reason, a rationale), or NULL. */
+enum problem req_audit_note(struct req *r, const char *action, const char *resource, const char *id,
+                            const char *before, const char *after, const char *note);
 
 /* ------------------------------------------------------------ metrics (metrics.c) */
 

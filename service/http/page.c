@@ -344,8 +344,19 @@ out:
   return rc;
 }
 
+bool req_archived_refused(struct req *r) {
+  const char *archived = req_query_value(r, "archived");
+  if (archived == NULL || strcmp(archived, "true") != 0 || r->caller.role == ROLE_ADMIN)
+    return false;
+  req_field_error(r, "/query/archived", "not_allowed", NULL);
+  req_fail(r, P_INVALID_QUERY, NULL, NULL);
+  return true;
+}
+
 enum problem list_respond(struct req *r) {
   struct list_request q = {.spec = r->route->list};
+  if (req_archived_refused(r))
+    return r->problem;
   /* The same URL answers JSON or CSV: caches must key on Accept. */
   if (q.spec->csv_header.name != NULL)
     reply_header(r, "Vary", req_header(r, "Origin") ? "Accept, Origin" : "Accept");

@@ -227,10 +227,13 @@ enum problem req_refused(struct req *r, const struct refusal *table) {
       hit = t;
   if (hit == NULL)
     return r->problem;
-  /* A 422 names the field; any other answer says why in its detail. */
+  /* A 422 names the field; any other answer says why in its detail. The database's own
+   * message (English, for logs) is not the 422's detail: its title, in the request's
+   * language, is. */
   if (hit->field == NULL || problem_status(hit->kind) != 422)
     return req_fail(r, hit->kind, "%s", "%s", pick(r, hit->en, hit->es));
   req_field_error_text(r, hit->field, hit->code, hit->en, hit->es);
+  r->detail[0] = '\0';
   return req_fail(r, hit->kind, NULL, NULL);
 }
 

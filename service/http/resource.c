@@ -10,6 +10,10 @@
  *      table turns into an answer,
  *   5. the audit entry and change-feed row, and the answer.
  * A resource keeps only its SQL, its field table, its refusals and its hooks.
+ *
+ * Records kept for their history (a spec with a restore statement) are never deleted by
+ * DELETE: it archives them. They leave every read but an admin's ?archived=true, and come
+ * back with restore. Erasing one for real takes a reason and a record without history.
  */
 #include "http/http.h"
 
@@ -20,7 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { RP_ID, RP_BODY, RP_ROLE, RP_SUB, RP_AGENCY, RP_PARENT, RP_REQUEST, RP_COUNT };
+enum { RP_ID, RP_BODY, RP_ROLE, RP_SUB, RP_AGENCY, RP_PARENT, RP_REQUEST, RP_ARCHIVED, RP_COUNT };
+_Static_assert(RP_COUNT == RESOURCE_PARAMS, "the parameters of struct resource's statements");
 
 /* The parameters every statement of a resource receives (see struct resource). */
 static void bind_params(struct req *r, const char *body, const char *p[RP_COUNT]) {
@@ -32,6 +37,7 @@ static void bind_params(struct req *r, const char *body, const char *p[RP_COUNT]
   p[RP_AGENCY] = req_caller_agency(r);
   p[RP_PARENT] = s->parent_param != NULL ? req_path_param(r, s->parent_param) : NULL;
   p[RP_REQUEST] = r->request_id;
+  p[RP_ARCHIVED] = req_query_value(r, "archived");
 }
 
 /* True when the path names a record that could exist (UUIDs); a 404 otherwise. */
@@ -96,6 +102,8 @@ enum problem resource_get(struct req *r) {
   struct resource *s = r->route->resource;
   const char *p[RP_COUNT];
   bind_params(r, NULL, p);
+  if (req_archived_refused(r))
+    return r->problem;
   if (!path_ids_valid(r, p))
     return resource_missing(r);
   return reply_row(r, req_exec(r, &s->get, RP_COUNT, p), resource_missing);
@@ -145,10 +153,17 @@ enum problem resource_create(struct req *r) {
   return rc != P_NONE ? rc : write_record(r, &s->create, p, NULL);
 }
 
+/* True when the lock's row (see struct resource) is of an archived record. */
+static bool locked_archived(const PGresult *res) {
+  return PQnfields(res) > 3 && strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+}
+
 /* Locks the record (with the patch document p[RP_BODY], or none) and checks the caller may
- * write it and If-Match. On P_NONE *current is the lock's row: the current representation,
- * the patched document, whether the caller may write it. */
-static enum problem lock_record(struct req *r, const char *p[RP_COUNT], PGresult **current) {
+ * write it and If-Match. An archived record is missing unless archived_ok. On P_NONE
+ * *current is the lock's row: the current representation, the patched document, whether the
+ * caller may write it, whether it is archived. */
+static enum problem lock_record(struct req *r, const char *p[RP_COUNT], bool archived_ok,
+                                PGresult **current) {
   struct resource *s = r->route->resource;
   *current = NULL;
   if (!path_ids_valid(r, p))
@@ -157,7 +172,7 @@ static enum problem lock_record(struct req *r, const char *p[RP_COUNT], PGresult
   if (res == NULL)
     return r->problem;
   *current = res;
-  if (PQntuples(res) == 0)
+  if (PQntuples(res) == 0 || (!archived_ok && locked_archived(res)))
     return resource_missing(r);
   if (PQnfields(res) > 2 && strcmp(PQgetvalue(res, 0, 2), "f") == 0)
     return forbidden(r);
@@ -174,7 +189,7 @@ enum problem resource_patch(struct req *r) {
   json_t *valid = fit_for_database(r, r->body);
   char *valid_text = json_dumps(valid, JSON_COMPACT);
   p[RP_BODY] = valid_text;
-  enum problem rc = lock_record(r, p, &current);
+  enum problem rc = lock_record(r, p, false, &current);
   if (rc != P_NONE)
     goto out;
   if (PQnfields(current) > 1 && !PQgetisnull(current, 0, 1))
@@ -189,21 +204,109 @@ out:
   return rc;
 }
 
-enum problem resource_delete(struct req *r) {
+/* A write on a locked record, other than a patch (remove, restore, erase). */
+struct locked_write {
+  struct db_stmt *stmt; /* runs on the record once locked */
+  bool archived_ok;     /* the record may be archived */
+  /* Judges the locked row (p the statements' parameters) before stmt runs: P_NONE or the
+   * answer. NULL: nothing to judge. */
+  enum problem (*ready)(struct req *r, const char *const *p, PGresult *current);
+  const char *action;  /* the audit's */
+  bool answers_record; /* 200 with stmt's representation (the audit's after); else 204 */
+  const char *note;    /* the audit's note, or NULL */
+};
+
+/* Locks, judges, runs, audits and answers, in that order, for every such write. */
+static enum problem locked_write(struct req *r, const struct locked_write *w) {
   struct resource *s = r->route->resource;
   PGresult *current = NULL, *res = NULL;
   const char *p[RP_COUNT];
   bind_params(r, NULL, p);
-  enum problem rc = lock_record(r, p, &current);
+  enum problem rc = lock_record(r, p, w->archived_ok, &current);
+  if (rc == P_NONE && w->ready != NULL)
+    rc = w->ready(r, p, current);
   if (rc != P_NONE)
     goto out;
-  res = req_exec(r, &s->remove, RP_COUNT, p);
-  rc = res == NULL ? req_refused(r, s->refusals)
-                   : reply_deleted(r, s->name, p[RP_ID], PQgetvalue(current, 0, 0));
+  res = req_exec(r, w->stmt, RP_COUNT, p);
+  if (res == NULL) {
+    rc = req_refused(r, s->refusals);
+    goto out;
+  }
+  const char *after = w->answers_record ? PQgetvalue(res, 0, 0) : NULL;
+  rc = req_audit_note(r, w->action, s->name, p[RP_ID], after ? NULL : PQgetvalue(current, 0, 0),
+                      after, w->note);
+  if (rc == P_NONE)
+    rc = after ? reply_json(r, 200, after) : reply_empty(r, 204);
 out:
   PQclear(current);
   PQclear(res);
   return rc;
+}
+
+/* A record kept for its history is archived (a tombstone in the change feed); any other is
+ * deleted. */
+enum problem resource_delete(struct req *r) {
+  struct resource *s = r->route->resource;
+  const struct locked_write w = {
+      &s->remove, false, NULL, s->restore.name != NULL ? "archived" : "deleted", false, NULL};
+  return locked_write(r, &w);
+}
+
+static enum problem archived_only(struct req *r, const char *const *p, PGresult *current) {
+  (void)p;
+  return locked_archived(current) ? P_NONE
+                                  : req_fail(r, P_CONFLICT, "This record is not archived.",
+                                             "Este registro no está archivado.");
+}
+
+enum problem resource_restore(struct req *r) {
+  const struct locked_write w = {
+      &r->route->resource->restore, true, archived_only, "restored", true, NULL};
+  return locked_write(r, &w);
+}
+
+/* The 409 of an erasure refused: what depends on the record (deps, a JSON object of counts),
+ * in the detail and as the problem's member "dependents". */
+static enum problem erase_refused(struct req *r, const char *deps) {
+  json_t *counts = json_loads(deps, 0, NULL);
+  char names[256] = "";
+  const char *key;
+  const json_t *n;
+  json_object_foreach(counts, key, n) {
+    size_t used = strlen(names);
+    snprintf(names + used, sizeof names - used, "%s%s (%lld)", used ? ", " : "", key,
+             (long long)json_integer_value(n));
+  }
+  r->problem_members = json_pack("{s:o}", "dependents", counts);
+  return req_fail(r, P_CONFLICT,
+                  "Only a record without history can be erased; this one has %s. Archive it "
+                  "instead (DELETE).",
+                  "Solo se puede borrar un registro sin historial; este tiene %s. Archívelo en su "
+                  "lugar (DELETE).",
+                  names);
+}
+
+/* Only a record nothing depends on is erased. */
+static enum problem without_history(struct req *r, const char *const *p, PGresult *current) {
+  (void)current;
+  PGresult *deps = req_exec(r, &r->route->resource->dependents, RP_COUNT, p);
+  if (deps == NULL)
+    return r->problem;
+  const char *counts = PQgetvalue(deps, 0, 0);
+  enum problem rc = strcmp(counts, "{}") == 0 ? P_NONE : erase_refused(r, counts);
+  PQclear(deps);
+  return rc;
+}
+
+static const struct field ERASE_FIELDS[] = {{"reason", F_STRING, F_REQUIRED, 1, 2000}, {NULL}};
+
+enum problem resource_erase(struct req *r) {
+  if (validate_body(r, r->body, ERASE_FIELDS, BODY_NEW) > 0)
+    return req_fail(r, P_VALIDATION, NULL, NULL);
+  const struct locked_write w = {
+      &r->route->resource->erase,  true, without_history, "erased", false,
+      req_body_string(r, "reason")};
+  return locked_write(r, &w);
 }
 
 /* ------------------------------------------------------------- answers */
@@ -218,11 +321,16 @@ enum problem reply_row(struct req *r, PGresult *res, handler_fn not_found) {
 
 enum problem req_audit(struct req *r, const char *action, const char *resource, const char *id,
                        const char *before, const char *after) {
+  return req_audit_note(r, action, resource, id, before, after, NULL);
+}
+
+enum problem req_audit_note(struct req *r, const char *action, const char *resource, const char *id,
+                            const char *before, const char *after, const char *note) {
   if (req_db(r) == NULL)
     return r->problem;
   long long change_id = 0;
-  int journaled =
-      db_audit(r->db, &r->caller, r->request_id, action, resource, id, before, after, &change_id);
+  int journaled = db_audit(r->db, &r->caller, r->request_id, action, resource, id, before, after,
+                           note, &change_id);
   if (journaled < 0)
     return problem_from_db(r, r->db);
   if (journaled > 0)
@@ -245,10 +353,4 @@ enum problem reply_updated(struct req *r, const char *resource, const char *id, 
                            const char *after) {
   enum problem rc = req_audit(r, "updated", resource, id, before, after);
   return rc != P_NONE ? rc : reply_json(r, 200, after);
-}
-
-enum problem reply_deleted(struct req *r, const char *resource, const char *id,
-                           const char *before) {
-  enum problem rc = req_audit(r, "deleted", resource, id, before, NULL);
-  return rc != P_NONE ? rc : reply_empty(r, 204);
 }

@@ -31,5 +31,10 @@ bool agency_role_may_write(enum role role, const char *name);
 enum problem agency_access(struct req *r, const char *agency);
 /* Answers 404: no agency has the id. */
 enum problem agency_missing(struct req *r);
+/* Audits a change of the agency made outside its PATCH (its manual version, its reporting
+ * protocol): before and after are its representations; nothing is recorded when they are the
+ * same. note says why, or is NULL. P_NONE or the database's failure. */
+enum problem agency_audit_change(struct req *r, const char *agency, const char *before,
+                                 const char *after, const char *note);
 
 #endif

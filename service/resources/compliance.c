@@ -1,7 +1,9 @@
 /*
  * compliance.c — /v1/agencies/{id}/compliance: where each standard of the agency's catalog
  * stands, on the two axes assessors use: progress (the agency's work) and result (the
- * reviewer's finding), with proofs per year of the four-year cycle.
+ * reviewer's finding), with proofs per year of the four-year cycle. Proofs belong to the
+ * agency's accreditation cycle (each award starts the next): a PUT files those of the current
+ * cycle, and the earlier cycles' are kept and shown apart (earlier_proofs).
  *
  * A standard without a record reads as not_started / not_assessed, so the list is every
  * standard of the agency's program and tier (PostgreSQL joins them: agency_compliance_items).
@@ -58,10 +60,14 @@ const struct route_table COMPLIANCE_ROUTES = {"compliance", ROUTES};
 
 /* ------------------------------------------------------------- validation */
 
-static const struct field PROOF_FIELDS[] = {
-    {"cycle_year", F_INT, F_REQUIRED, 1, 4}, {"bullets", F_STRING_ARRAY, 0, 0, 52},
-    {"title", F_STRING, F_REQUIRED, 1, 300}, {"url", F_URL, F_REQUIRED, 1, 2000},
-    {"kind", F_ENUM, 0, 0, 0, PROOF_KINDS},  {NULL}};
+/* cycle, when sent, must be the agency's current one (checked with the data). */
+static const struct field PROOF_FIELDS[] = {{"cycle", F_INT, 0, 0, 1000},
+                                            {"cycle_year", F_INT, F_REQUIRED, 1, 4},
+                                            {"bullets", F_STRING_ARRAY, 0, 0, 52},
+                                            {"title", F_STRING, F_REQUIRED, 1, 300},
+                                            {"url", F_URL, F_REQUIRED, 1, 2000},
+                                            {"kind", F_ENUM, 0, 0, 0, PROOF_KINDS},
+                                            {NULL}};
 static const struct field COMPLIANCE_FIELDS[] = {
     {"progress", F_ENUM, 0, 0, 0, PROGRESS_VALUES},
     {"result", F_ENUM, 0, 0, 0, RESULT_VALUES},
@@ -108,13 +114,11 @@ static struct db_stmt COMPLIANCE_ITEM_LOCKED = {
     "SELECT compliance_item_locked(a.id, s.id) FROM agencies a"
     " JOIN standards s ON standard_applies(s, a) WHERE a.id = $1::uuid AND s.id = $2::uuid",
     0};
-/* Pointers of proof bullets the standard lacks, and the keys it has. */
-static struct db_stmt COMPLIANCE_UNKNOWN_BULLETS = {
-    "compliance_unknown_bullets",
-    "SELECT ptr, (SELECT coalesce(string_agg(b->>'key', ', '), '(none)')"
-    "  FROM standards s, jsonb_array_elements(s.bullets) b WHERE s.id = $1::uuid)"
-    " FROM compliance_unknown_bullets($1::uuid, $2::jsonb) ptr",
-    0};
+/* The field errors of the proofs that need the data: bullets the standard lacks (with the
+ * keys it has), a cycle other than the agency's. $1 agency, $2 standard, $3 proofs. */
+static struct db_stmt COMPLIANCE_PROOF_PROBLEMS = {
+    "compliance_proof_problems",
+    "SELECT field, code, arg FROM compliance_proof_problems($1::uuid, $2::uuid, $3::jsonb)", 0};
 /* $1 agency, $2 standard, $3 the patch, $4 caller sub. */
 static struct db_stmt COMPLIANCE_WRITE = {
     "compliance_write", "SELECT item, record, created FROM compliance_write($1::uuid, $2::uuid,"
@@ -157,21 +161,22 @@ static enum problem compliance_get(struct req *r) {
   return reply_row(r, req_exec(r, &COMPLIANCE_ITEM, 2, p), item_not_found);
 }
 
-/* Field errors for proof bullets the standard does not have. Returns their number, or -1
- * when the query failed (the problem is set). */
-static int check_bullets(struct req *r, const char *standard) {
+/* Field errors of the proofs found with the data (bullets the standard does not have, another
+ * cycle than the agency's), in the same pass as the shape errors: every one at once. Returns
+ * their number, or -1 when the query failed (the problem is set). */
+static int check_proofs(struct req *r, const char *agency, const char *standard) {
   const json_t *proofs = json_object_get(r->body, "proofs");
   if (proofs == NULL)
     return 0;
   char *text = json_dumps(proofs, JSON_COMPACT);
-  const char *p[] = {standard, text};
-  PGresult *res = req_exec(r, &COMPLIANCE_UNKNOWN_BULLETS, 2, p);
+  const char *p[] = {agency, standard, text};
+  PGresult *res = req_exec(r, &COMPLIANCE_PROOF_PROBLEMS, 3, p);
   free(text);
   if (res == NULL)
     return -1;
   int n = PQntuples(res);
   for (int i = 0; i < n; i++)
-    req_field_error(r, PQgetvalue(res, i, 0), "invalid_enum", PQgetvalue(res, i, 1));
+    req_field_error(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
   PQclear(res);
   return n;
 }
@@ -196,7 +201,7 @@ static enum problem compliance_put(struct req *r) {
   rc = req_lock_row(r, &COMPLIANCE_ITEM_LOCKED, 2, lp, item_not_found, &current);
   if (rc != P_NONE)
     goto out;
-  if (check_bullets(r, standard) < 0) {
+  if (check_proofs(r, agency, standard) < 0) {
     rc = r->problem;
     goto out;
   }

@@ -1,5 +1,7 @@
-/* registry.c — the list of route tables the server serves. */
+/* registry.c — the list of route tables the server serves, and what their tables share. */
 #include "resources/resources.h"
+
+const struct qparam ARCHIVED_QUERY[] = {{"archived", Q_BOOL}, {NULL}};
 
 /* One table per line, so that adding a resource is a one-line change. */
 // clang-format off
@@ -12,6 +14,7 @@ const struct route_table *const ALL_ROUTES[] = {
     &CHANGE_ROUTES,
     &AGENCY_ROUTES,
     &TRANSITION_ROUTES,
+    &REPORTING_ROUTES,
     &STATS_ROUTES,
     &AUDIT_ROUTES,
     &STANDARD_ROUTES,

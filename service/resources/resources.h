@@ -12,6 +12,7 @@ extern const struct route_table ME_ROUTES;
 extern const struct route_table CHANGE_ROUTES;
 extern const struct route_table AGENCY_ROUTES;
 extern const struct route_table TRANSITION_ROUTES;
+extern const struct route_table REPORTING_ROUTES;
 extern const struct route_table STATS_ROUTES;
 extern const struct route_table AUDIT_ROUTES;
 extern const struct route_table STANDARD_ROUTES;
@@ -32,6 +33,17 @@ extern const struct route_table IMPORT_ROUTES;
  * with the other fields, so that every error is reported at once (a trigger checks too).
  * A_OK, or A_ERR with the problem set. */
 int check_timezone(struct req *r, const json_t *body);
+
+/* The query of one record kept for its history: ?archived=true reads it once archived
+ * (admin). Lists of such records take the same parameter last. */
+extern const struct qparam ARCHIVED_QUERY[];
+
+/* The routes of a record kept for its history (admin): restore an archived one, or erase one
+ * without history (the path is the record's: "/v1/users/:id"). */
+#define KEPT_RECORD_ROUTES(path, spec)                                                             \
+  {"POST", path "/restore", ROLE_ADMIN, resource_restore, R_TX, .resource = spec}, {               \
+    "POST", path "/erasure", ROLE_ADMIN, resource_erase, R_BODY_JSON | R_TX, .resource = spec      \
+  }
 
 /* Every table, NULL-terminated. */
 extern const struct route_table *const ALL_ROUTES[];

@@ -5,7 +5,9 @@
  *
  * Numbers are chapter.subchapter.standard and sort part by part as numbers (9.1.2 before
  * 9.1.10): the table keeps them as an int[] (a generated column) and lists and cursors use
- * that key, so the order is the database's, not a string's.
+ * that key, so the order is the database's, not a string's. A standard in use is archived,
+ * not deleted (DELETE): it leaves the catalog and every agency's compliance list, its records
+ * stay; only one nothing uses may be erased (standard_dependents()).
  */
 #include "resources/resources.h"
 #include "resources/sql.h"
@@ -44,6 +46,7 @@ static const struct qparam STANDARD_QUERY[] = {
     {"time_sensitive", Q_ENUM, false, TIME_SENSITIVE_FILTER},
     {"active", Q_BOOL},
     {"q", Q_STRING},
+    {"archived", Q_BOOL},
     {NULL}};
 
 static const struct route ROUTES[] = {
@@ -53,10 +56,12 @@ static const struct route ROUTES[] = {
      .resource = &STANDARD},
     {"POST", "/v1/standards/import", ROLE_ADMIN, standard_import,
      R_BODY_RAW | R_LARGE_BODY | R_IDEMPOTENT},
-    {"GET", "/v1/standards/:id", ROLES_SIGNED_IN, resource_get, .resource = &STANDARD},
+    {"GET", "/v1/standards/:id", ROLES_SIGNED_IN, resource_get, 0, ARCHIVED_QUERY,
+     .resource = &STANDARD},
     {"PATCH", "/v1/standards/:id", ROLE_ADMIN, resource_patch, R_BODY_JSON | R_TX,
      .resource = &STANDARD},
     {"DELETE", "/v1/standards/:id", ROLE_ADMIN, resource_delete, R_TX, .resource = &STANDARD},
+    KEPT_RECORD_ROUTES("/v1/standards/:id", &STANDARD),
     {NULL}};
 
 const struct route_table STANDARD_ROUTES = {"standards", ROUTES};
@@ -79,6 +84,7 @@ static const struct field STANDARD_FIELDS[] = {
     {"tiers", F_STRING_ARRAY, 0, 0, 2, TIER_VALUES},
     {"time_sensitive", F_ENUM, F_NULLABLE, 0, 0, FREQUENCY_VALUES},
     {"active", F_BOOL},
+    {"archived_at", F_DATETIME, F_READ_ONLY},
     RECORD_FIELDS,
     {NULL}};
 
@@ -206,11 +212,6 @@ static const struct refusal STANDARD_REFUSALS[] = {
     {"standards_summary_check", P_VALIDATION, "/summary/es", "required"},
     {"standards_title_check", P_VALIDATION, "/title/es", "required"},
     {"standards_chapter_title_check", P_VALIDATION, "/chapter/title/es", "required"},
-    {"*foreign_key", P_CONFLICT, NULL, NULL,
-     "Agencies have compliance records for this standard; set active to false instead of "
-     "deleting it.",
-     "Hay registros de cumplimiento de agencias para este estándar; desactívelo (active false) "
-     "en lugar de eliminarlo."},
     {NULL}};
 
 /* ------------------------------------------------------------------- SQL */
@@ -225,10 +226,11 @@ static const struct refusal STANDARD_REFUSALS[] = {
   "   WHEN 'false' THEN s.time_sensitive IS NULL ELSE s.time_sensitive = $9::text END)"            \
   " AND ($10::boolean IS NULL OR s.active = $10::boolean)"                                         \
   " AND ($11::text IS NULL OR fold(concat_ws(' ', s.number, s.title->>'es', s.title->>'en',"       \
-  "   s.summary->>'es', s.summary->>'en')) LIKE contains_pattern($11::text))"
+  "   s.summary->>'es', s.summary->>'en')) LIKE contains_pattern($11::text))"                      \
+  " AND (s.archived_at IS NOT NULL) = coalesce($12::boolean, false)"
 
 LIST_SPEC(STANDARD_LIST, "standards", "number", "standard_json(s)", "standards s", STANDARD_WHERE,
-          "s.sort_key", "int[]", "s", "12", "13", "14");
+          "s.sort_key", "int[]", "s", "13", "14", "15");
 
 /* Import: the positions (1-based) of standards whose number exists already. */
 static struct db_stmt STANDARD_IMPORT_TAKEN = {
@@ -245,16 +247,21 @@ static struct resource STANDARD = {
     "No standard has this id.",
     "Ningún estándar tiene este id.",
     .fields = STANDARD_FIELDS,
-    .get = {"standard_get", "SELECT standard_json(s) FROM standards s WHERE id = $1::uuid"},
+    .get = {"standard_get", "SELECT standard_json(s) FROM standards s WHERE id = $1::uuid"
+                            " AND (s.archived_at IS NOT NULL) = coalesce($8::boolean, false)"},
     .lock = {"standard_lock",
-             "SELECT standard_json(s), jsonb_merge_patch(standard_json(s)::jsonb, $2::jsonb)::text"
-             " FROM standards s WHERE id = $1::uuid FOR UPDATE"},
+             "SELECT standard_json(s), jsonb_merge_patch(standard_json(s)::jsonb, $2::jsonb)::text,"
+             " true, s.archived_at IS NOT NULL FROM standards s WHERE id = $1::uuid FOR UPDATE"},
     .create =
         {"standard_create",
          "SELECT standard_json(s), s.id FROM standards_create(jsonb_build_array($2::jsonb)) s"},
     .update = {"standard_update",
                "SELECT standard_json(s) FROM standard_update($1::uuid, $2::jsonb) s"},
-    .remove = {"standard_delete", "DELETE FROM standards WHERE id = $1::uuid"},
+    .remove = {"standard_archive", "UPDATE standards SET archived_at = now() WHERE id = $1::uuid"},
+    .restore = {"standard_restore", "UPDATE standards s SET archived_at = NULL"
+                                    " WHERE id = $1::uuid RETURNING standard_json(s)"},
+    .erase = {"standard_erase", "DELETE FROM standards WHERE id = $1::uuid"},
+    .dependents = {"standard_dependents", "SELECT standard_dependents($1::uuid)"},
     .check = standard_check,
     .refusals = STANDARD_REFUSALS,
 };

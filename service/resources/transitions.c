@@ -74,15 +74,19 @@ static struct list_sort AWARD_SORTS[] = {
 static struct list_spec AWARD_LIST = {AWARD_SORTS,
                                       LIST_COUNT("awards_count", "awards w", AWARD_WHERE)};
 
-/* Whether the caller may see the agency at all (404 otherwise, not an empty list). */
+/* Whether the caller may see the agency's awards, or its history (an agency user only its
+ * own); 404 otherwise, not an empty list. */
 static struct db_stmt AGENCY_VISIBLE = {
     "agency_visible",
     "SELECT 1 FROM agencies a WHERE a.id = $1::uuid AND agency_visible_to(a, $2, $3)", 0};
+static struct db_stmt HISTORY_VISIBLE = {
+    "agency_history_visible",
+    "SELECT 1 FROM agencies a WHERE a.id = $1::uuid AND agency_history_visible_to(a, $2, $3)", 0};
 static struct db_stmt TRANSITION_BY_ID = {
     "transition_by_id",
     "SELECT agency_transition_json(t) FROM agency_transitions t JOIN agencies a"
     " ON a.id = t.agency_id WHERE t.id = $4::uuid AND a.id = $1::uuid"
-    " AND agency_visible_to(a, $2, $3)",
+    " AND agency_history_visible_to(a, $2, $3)",
     0};
 /* -------------------------------------------------------------- handlers */
 
@@ -100,23 +104,24 @@ static enum problem answer_scoped(struct req *r, struct db_stmt *stmt, const cha
   return reply_row(r, req_exec(r, stmt, extra ? 4 : 3, p), not_found);
 }
 
-/* A page of the agency's history or awards, once the caller may see the agency. */
-static enum problem list_of_visible_agency(struct req *r) {
+/* A page of the agency's history or awards, once visible (a statement of AGENCY_VISIBLE's
+ * shape) says the caller may see them. */
+static enum problem list_of_visible_agency(struct req *r, struct db_stmt *visible) {
   const char *id = req_path_param(r, "id");
   if (!uuid_valid(id))
     return not_found(r);
   const char *p[] = {id, role_name(r->caller.role),
                      r->caller.agency_id[0] ? r->caller.agency_id : NULL};
-  PGresult *res = req_exec(r, &AGENCY_VISIBLE, 3, p);
+  PGresult *res = req_exec(r, visible, 3, p);
   if (res == NULL)
     return r->problem;
-  bool visible = PQntuples(res) == 1;
+  bool seen = PQntuples(res) == 1;
   PQclear(res);
-  return visible ? list_respond(r) : not_found(r);
+  return seen ? list_respond(r) : not_found(r);
 }
 
 static enum problem transition_list(struct req *r) {
-  return list_of_visible_agency(r);
+  return list_of_visible_agency(r, &HISTORY_VISIBLE);
 }
 
 static enum problem transition_get(struct req *r) {
@@ -124,7 +129,7 @@ static enum problem transition_get(struct req *r) {
 }
 
 static enum problem award_list(struct req *r) {
-  return list_of_visible_agency(r);
+  return list_of_visible_agency(r, &AGENCY_VISIBLE);
 }
 
 /*

@@ -9,7 +9,8 @@
  * email and the exclusion constraint on waitlist places hold even if this file is wrong.
  *
  * Visibility: drafts are seen only by admin and coalition; everything else is public. An
- * agency user sees, registers and cancels only registrations of its own agency.
+ * agency user sees, registers and cancels only registrations of its own agency. A workshop
+ * with registrations is archived, not deleted (DELETE): only one without any may be erased.
  */
 #include "resources/resources.h"
 #include "resources/sql.h"
@@ -45,6 +46,7 @@ static const struct qparam WORKSHOP_QUERY[] = {{"from", Q_DATE},
                                                {"mode", Q_ENUM, false, MODE_VALUES},
                                                {"organizer", Q_ENUM, false, ORGANIZER_VALUES},
                                                {"q", Q_STRING},
+                                               {"archived", Q_BOOL},
                                                {NULL}};
 static const struct qparam REGISTRATION_QUERY[] = {
     {"id", Q_PATH},
@@ -64,10 +66,11 @@ static const struct route ROUTES[] = {
      .list = &WORKSHOP_LIST},
     {"POST", "/v1/workshops", WRITERS, resource_create, R_BODY_JSON | R_IDEMPOTENT,
      .resource = &WORKSHOP},
-    {"GET", "/v1/workshops/:id", ROLES_ALL, resource_get, .resource = &WORKSHOP},
+    {"GET", "/v1/workshops/:id", ROLES_ALL, resource_get, 0, ARCHIVED_QUERY, .resource = &WORKSHOP},
     {"PATCH", "/v1/workshops/:id", WRITERS, resource_patch, R_BODY_JSON | R_TX,
      .resource = &WORKSHOP},
     {"DELETE", "/v1/workshops/:id", WRITERS, resource_delete, R_TX, .resource = &WORKSHOP},
+    KEPT_RECORD_ROUTES("/v1/workshops/:id", &WORKSHOP),
     {"GET", "/v1/workshops/:id/attendance", ROLE_ADMIN | ROLE_INL | ROLE_COALITION,
      workshop_attendance},
     {"GET", "/v1/workshops/:id/registrations", REGISTRATION_READERS, registration_list, R_LIST,
@@ -111,6 +114,7 @@ static const struct field WORKSHOP_FIELDS[] = {
     {"registrations", F_JSON, F_READ_ONLY},
     {"status", F_ENUM, 0, 0, 0, STATUS_VALUES},
     {"organizer", F_ENUM, F_REQUIRED, 0, 0, ORGANIZER_VALUES},
+    {"archived_at", F_DATETIME, F_READ_ONLY},
     RECORD_FIELDS,
     {NULL}};
 
@@ -146,9 +150,6 @@ static const struct refusal WORKSHOP_REFUSALS[] = {
      "no es una zona horaria IANA (America/Mexico_City)"},
     {"workshops_state_fkey", P_VALIDATION, "/state", "not_found"},
     {"workshops_title_check", P_VALIDATION, "/title/es", "required"},
-    {"*foreign_key", P_CONFLICT, NULL, NULL,
-     "The workshop has registrations; set its status to cancelled instead.",
-     "El taller tiene registros; cambie su estado a cancelled en su lugar."},
     {NULL}};
 
 static const struct refusal REGISTRATION_REFUSALS[] = {
@@ -160,8 +161,8 @@ static const struct refusal REGISTRATION_REFUSALS[] = {
 /* ------------------------------------------------------------ workshop SQL */
 
 /* List parameters: $1 role, $2 sub, $3 agency, $4 updated_since, $5 from, $6 to,
- * $7 status[], $8 kind, $9 mode, $10 organizer, $11 q; pages add $12 key, $13 id, $14 limit.
- * from/to select workshops that overlap the period. */
+ * $7 status[], $8 kind, $9 mode, $10 organizer, $11 q, $12 archived; pages add $13 key,
+ * $14 id, $15 limit. from/to select workshops that overlap the period. */
 #define WORKSHOP_WHERE                                                                             \
   "workshop_visible(w, $1::text)"                                                                  \
   " AND ($4::timestamptz IS NULL OR w.updated_at >= $4::timestamptz)"                              \
@@ -172,10 +173,11 @@ static const struct refusal REGISTRATION_REFUSALS[] = {
   " AND ($9::text IS NULL OR w.mode = $9::text)"                                                   \
   " AND ($10::text IS NULL OR w.organizer = $10::text)"                                            \
   " AND ($11::text IS NULL OR fold(concat_ws(' ', w.title->>'es', w.title->>'en', w.city,"         \
-  "   w.venue)) LIKE contains_pattern($11::text))"
+  "   w.venue)) LIKE contains_pattern($11::text))"                                                 \
+  " AND (w.archived_at IS NOT NULL) = coalesce($12::boolean, false)"
 
 LIST_SPEC(WORKSHOP_LIST, "workshops", "starts_on", "workshop_json(w)", "workshops w",
-          WORKSHOP_WHERE, "w.starts_on", "date", "w", "12", "13", "14");
+          WORKSHOP_WHERE, "w.starts_on", "date", "w", "13", "14", "15");
 
 /* $1 id, $2 body, $3 role (see struct resource). */
 static struct db_stmt WORKSHOP_RESEAT = {"workshop_reseat",
@@ -282,16 +284,21 @@ static struct resource WORKSHOP = {
     "No workshop has this id.",
     "Ningún taller tiene este id.",
     .fields = WORKSHOP_FIELDS,
-    .get = {"workshop_get", "SELECT workshop_json(w) FROM workshops w"
-                            " WHERE w.id = $1::uuid AND workshop_visible(w, $3::text)"},
+    .get = {"workshop_get", "SELECT workshop_json(w) FROM workshops w WHERE w.id = $1::uuid"
+                            " AND workshop_visible(w, $3::text)"
+                            " AND (w.archived_at IS NOT NULL) = coalesce($8::boolean, false)"},
     .lock = {"workshop_lock",
-             "SELECT workshop_json(w), jsonb_merge_patch(workshop_json(w)::jsonb, $2::jsonb)::text"
-             " FROM workshops w WHERE w.id = $1::uuid FOR UPDATE"},
+             "SELECT workshop_json(w), jsonb_merge_patch(workshop_json(w)::jsonb, $2::jsonb)::text,"
+             " true, w.archived_at IS NOT NULL FROM workshops w WHERE w.id = $1::uuid FOR UPDATE"},
     .create = {"workshop_create",
                "SELECT workshop_json(w), w.id FROM workshop_create($2::jsonb) w"},
     .update = {"workshop_update",
                "SELECT workshop_json(w) FROM workshop_update($1::uuid, $2::jsonb) w"},
-    .remove = {"workshop_delete", "DELETE FROM workshops WHERE id = $1::uuid"},
+    .remove = {"workshop_archive", "UPDATE workshops SET archived_at = now() WHERE id = $1::uuid"},
+    .restore = {"workshop_restore", "UPDATE workshops w SET archived_at = NULL"
+                                    " WHERE id = $1::uuid RETURNING workshop_json(w)"},
+    .erase = {"workshop_erase", "DELETE FROM workshops WHERE id = $1::uuid"},
+    .dependents = {"workshop_dependents", "SELECT workshop_dependents($1::uuid)"},
     .check = workshop_check,
     .after = reseat,
     .refusals = WORKSHOP_REFUSALS,
@@ -354,8 +361,8 @@ static enum problem workshop_attendance(struct req *r) {
 static enum problem workshop_visible_to_caller(struct req *r, const char *id) {
   if (!uuid_valid(id))
     return workshop_not_found(r);
-  const char *p[7] = {id, NULL, caller_role(r)};
-  PGresult *res = req_exec(r, &WORKSHOP.get, 7, p);
+  const char *p[RESOURCE_PARAMS] = {id, NULL, caller_role(r)};
+  PGresult *res = req_exec(r, &WORKSHOP.get, RESOURCE_PARAMS, p);
   if (res == NULL)
     return r->problem;
   enum problem rc = PQntuples(res) == 1 ? P_NONE : workshop_not_found(r);
@@ -489,8 +496,8 @@ static enum problem registration_change(struct req *r, const char *body_text, bo
   lock = req_exec(r, &SEAT_LOCK, 1, p);
   if (lock == NULL)
     return r->problem;
-  const char *q[7] = {rid, NULL, caller_role(r), NULL, req_caller_agency(r), wid};
-  current = PQntuples(lock) == 1 ? req_exec(r, &REGISTRATION.lock, 7, q) : NULL;
+  const char *q[RESOURCE_PARAMS] = {rid, NULL, caller_role(r), NULL, req_caller_agency(r), wid};
+  current = PQntuples(lock) == 1 ? req_exec(r, &REGISTRATION.lock, RESOURCE_PARAMS, q) : NULL;
   if (current == NULL || PQntuples(current) == 0) {
     rc = r->problem != P_NONE ? r->problem : resource_missing(r);
     goto out;

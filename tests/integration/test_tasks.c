@@ -474,7 +474,7 @@ Test(tasks, due_lists_one_item_of_each_kind) {
       "INSERT INTO compliance (agency_id, standard_id, result, proofs) VALUES"
       " ('" AGENCY_DUE "', 'cccccccc-1000-4000-8000-000000000012', 'not_assessed',"
       "  "
-      "'[{\"cycle_year\":1,\"bullets\":[],\"title\":\"p\",\"url\":\"https://"
+      "'[{\"cycle\":0,\"cycle_year\":1,\"bullets\":[],\"title\":\"p\",\"url\":\"https://"
       "x.mx\",\"kind\":\"record\"}]'),"
       " ('" AGENCY_DUE "', 'cccccccc-1000-4000-8000-000000000014', 'not_applicable', '[]')"
       " ON CONFLICT DO NOTHING;"

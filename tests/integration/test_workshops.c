@@ -743,10 +743,18 @@ Test(workshops, visibility_roles_validation_delete) {
   cr_assert_str_eq(jstr(r.json, "timezone"), "America/Merida");
   th_free(&r);
 
-  /* A workshop with registrations is cancelled, not deleted. */
+  /* A workshop with registrations is archived, not deleted: it can no longer be erased. */
   free(register_ok(draft, "keep@example.org", ""));
   r = th_req("DELETE", path, coalition, NULL, NULL);
+  cr_assert_eq(r.status, 204, "%s", r.body);
+  th_free(&r);
+  char erasure[200];
+  snprintf(erasure, sizeof erasure, "%s/erasure", path);
+  r = th_req("POST", erasure, th_admin(), "{\"reason\":\"creado por error\"}", NULL);
   assert_problem(&r, 409, "conflict");
+  cr_assert_eq(
+      json_integer_value(json_object_get(json_object_get(r.json, "dependents"), "registrations")),
+      1, "%s", r.body);
   th_free(&r);
   char *empty = create_workshop("virtual", "draft", "");
   snprintf(path, sizeof path, "/v1/workshops/%s", empty);
@@ -762,7 +770,7 @@ Test(workshops, visibility_roles_validation_delete) {
            " AND resource_id = '%s'",
            empty);
   char *actions = th_sql(sql);
-  cr_assert_str_eq(actions, "created,deleted");
+  cr_assert_str_eq(actions, "created,archived");
   free(actions);
   r = th_req("GET", "/v1/workshops/nope", NULL, NULL, NULL);
   assert_problem(&r, 404, "not-found");

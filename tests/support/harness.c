@@ -359,6 +359,27 @@ long th_sql_long(const char *sql) {
   return n;
 }
 
+const char *th_str(const json_t *o, const char *key) {
+  return json_string_value(json_object_get(o, key));
+}
+
+void th_assert_problem(const struct th_resp *r, long status, const char *slug) {
+  cr_assert_eq(r->status, status, "status %ld, want %ld: %s", r->status, status, r->body);
+  char want[128];
+  snprintf(want, sizeof want, "https://acredita.dev/problems/%s", slug);
+  cr_assert_str_eq(th_str(r->json, "type"), want, "%s", r->body);
+}
+
+bool th_has_error(const struct th_resp *r, const char *field, const char *code) {
+  size_t i;
+  const json_t *e;
+  json_array_foreach(json_object_get(r->json, "errors"), i, e) {
+    if (strcmp(th_str(e, "field"), field) == 0 && strcmp(th_str(e, "code"), code) == 0)
+      return true;
+  }
+  return false;
+}
+
 void th_pgctl(const char *action) {
   char cmd[1024];
   snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>&1", env_or_die("TEST_PGCTL"), action);

@@ -72,6 +72,13 @@ char *th_sql(const char *sql);
 /* The same, as a number. */
 long th_sql_long(const char *sql);
 
+/* A string member of a JSON object, or NULL. */
+const char *th_str(const json_t *o, const char *key);
+/* Fails the test unless r is a problem with this status and type (its slug: "not-found"). */
+void th_assert_problem(const struct th_resp *r, long status, const char *slug);
+/* True when the problem r lists a field error for field (a JSON Pointer) with code. */
+bool th_has_error(const struct th_resp *r, const char *field, const char *code);
+
 /* Stops or starts the throwaway PostgreSQL cluster ($TEST_PGCTL stop|start). */
 void th_pgctl(const char *action);
 

@@ -11,9 +11,36 @@
 -- 5 withdrawn (48, 56, 60, 61, 68) and 5 still in process (53, 55, 70, 80, 81). Six municipal
 -- agencies (76-81). 27 entities: none in BCS, CAM, NAY, TLA, ZAC.
 --
--- Every status change goes through agency_transition(), the same function the API calls, so
--- the histories, dates and awards are exactly what the state machine would have recorded.
--- Loading twice changes nothing: agencies have fixed ids and only new ones get a history.
+-- Every status change goes through agency_transition(), and every other change through
+-- agency_update(), the functions the API calls, so the histories, dates, awards, manual
+-- versions, cycles and reporting are exactly what the API would have recorded. Each step is
+-- journaled as the API journals it (record_write(): the audit trail and the change feed), by
+-- the actor "seed" (role "system", request demo-seed), so that the feed read from its start
+-- shows every demo agency created and moved through its states. Loading twice changes
+-- nothing: agencies have fixed ids and only new ones get a history.
+
+-- A step of the demo history, journaled: a move (agency_transition()), or a merge patch
+-- (agency_update()) such as the implementation plan's submission or a report filed.
+CREATE OR REPLACE FUNCTION pg_temp.demo_move(aid uuid, target text, on_date date, note text,
+                                             actor text, actor_role text) RETURNS void
+  LANGUAGE sql AS $$
+  SELECT record_write('seed', 'system', 'demo-seed', 'transitioned', 'agency', aid::text,
+                      t.before_json::jsonb, t.after_json::jsonb)
+  FROM agency_transition(aid, target, on_date, note, actor, actor_role, 'demo-seed') t $$;
+
+CREATE OR REPLACE FUNCTION pg_temp.demo_update(aid uuid, patch jsonb) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  before jsonb := (SELECT agency_json(a)::jsonb FROM agencies a WHERE a.id = aid);
+BEGIN
+  PERFORM record_write('seed', 'system', 'demo-seed', 'updated', 'agency', aid::text, before,
+                       agency_json(agency_update(aid, patch))::jsonb);
+END $$;
+
+CREATE OR REPLACE FUNCTION pg_temp.demo_created(aid uuid) RETURNS void LANGUAGE sql AS $$
+  SELECT record_write('seed', 'system', 'demo-seed', 'created', 'agency', aid::text, NULL,
+                      agency_json(a)::jsonb)
+  FROM agencies a WHERE a.id = aid $$;
 
 -- Regional managers and technical-advisor pairs (role advisor). LOCAL USE ONLY, same demo
 -- password as the other demo accounts.
@@ -172,8 +199,7 @@ BEGIN
     is_member := r.award IS NOT NULL AND (r.n % 2 = 1 OR r.n IN (2, 4, 16, 18));
     INSERT INTO agencies (id, name, acronym, type, level, state, municipality, website, ceo,
       accreditation_manager, regional_manager_id, advisor_ids, tier, applied_on,
-      reporting_frequency, last_report_on, next_report_due, member, member_since,
-      dues_paid_through, membership_external_id, external_ids, demo)
+      member, member_since, dues_paid_through, membership_external_id, external_ids, demo)
     VALUES (aid, r.name, r.acronym,
       CASE r.type WHEN 'TA' THEN 'training_academy' WHEN 'CC' THEN 'communications_center'
                   ELSE 'law_enforcement' END,
@@ -190,10 +216,6 @@ BEGIN
                          'email', 'gerencia.acreditacion' || r.n || '@demo.acredita.mx',
                          'phone', '+52 55 5' || lpad((1000000 + r.n * 7919)::text, 7, '0')),
       rm::uuid, pair, ag_tier, r.applied,
-      CASE WHEN r.award IS NOT NULL THEN 'quarterly' ELSE 'monthly' END,
-      CASE WHEN r.final IN ('site_assessment', 'awaiting_hearing') THEN date '2024-01-10'
-           WHEN r.award IS NOT NULL THEN date '2023-12-15' END,
-      CASE WHEN r.final IN ('site_assessment', 'awaiting_hearing') THEN date '2024-02-10' END,
       is_member,
       CASE WHEN is_member THEN greatest(r.award, date '2019-03-15') END,
       CASE WHEN r.n = 1 THEN date '2027-03-31' WHEN is_member AND r.n % 4 IN (0, 1) THEN date '2024-12-31'
@@ -207,65 +229,67 @@ BEGIN
     END IF;
     INSERT INTO agency_transitions (agency_id, from_status, to_status, occurred_on, note, actor, actor_role, request_id)
     VALUES (aid, NULL, 'applied', r.applied, 'El titular firmó la solicitud de participación.', rm, 'advisor', 'demo-seed');
-    PERFORM agency_transition(aid, 'approved', r.applied + 21, 'Participación aprobada por INL.', inl, 'inl', 'demo-seed');
+    PERFORM pg_temp.demo_created(aid);
+    PERFORM pg_temp.demo_move(aid, 'approved', r.applied + 21, 'Participación aprobada por INL.', inl, 'inl');
     IF r.enrolled IS NULL THEN
-      PERFORM agency_transition(aid, r.final, r.final_on, r.reason, rm, 'advisor', 'demo-seed');
+      PERFORM pg_temp.demo_move(aid, r.final, r.final_on, r.reason, rm, 'advisor');
       CONTINUE;
     END IF;
-    PERFORM agency_transition(aid, 'enrolled', r.enrolled, 'Acuerdo con CALEA firmado; cuestionario de perfil enviado.', rm, 'advisor', 'demo-seed');
-    PERFORM agency_transition(aid, 'self_assessment', r.enrolled + 14, 'Plan de implementación entregado; inicia la autoevaluación.', rm, 'advisor', 'demo-seed');
+    PERFORM pg_temp.demo_move(aid, 'enrolled', r.enrolled, 'Acuerdo con CALEA firmado; cuestionario de perfil enviado.', rm, 'advisor');
+    PERFORM pg_temp.demo_update(aid, jsonb_build_object('implementation_plan_submitted_on', r.enrolled + 14));
+    PERFORM pg_temp.demo_move(aid, 'self_assessment', r.enrolled + 14, 'Plan de implementación entregado; inicia la autoevaluación.', rm, 'advisor');
     stop := coalesce(r.award, r.final_on);
     span := stop - r.enrolled;
     IF r.flags = 'probation' THEN
-      PERFORM agency_transition(aid, 'probation', r.enrolled + span * 30 / 100, 'Aviso de probatoria: el plan de implementación está atrasado; se acuerda un plan de mejora.', rm, 'advisor', 'demo-seed');
+      PERFORM pg_temp.demo_move(aid, 'probation', r.enrolled + span * 30 / 100, 'Aviso de probatoria: el plan de implementación está atrasado; se acuerda un plan de mejora.', rm, 'advisor');
       IF r.final = 'removed' THEN
-        PERFORM agency_transition(aid, 'removed', r.final_on, r.reason, rm, 'advisor', 'demo-seed');
+        PERFORM pg_temp.demo_move(aid, 'removed', r.final_on, r.reason, rm, 'advisor');
         CONTINUE;
       END IF;
-      PERFORM agency_transition(aid, 'self_assessment', r.enrolled + span * 38 / 100, 'Plan de mejora cumplido; termina la probatoria.', rm, 'advisor', 'demo-seed');
+      PERFORM pg_temp.demo_move(aid, 'self_assessment', r.enrolled + span * 38 / 100, 'Plan de mejora cumplido; termina la probatoria.', rm, 'advisor');
     END IF;
     IF r.final = 'withdrawn' THEN
       IF r.flags = 'pre' THEN
-        PERFORM agency_transition(aid, 'pre_assessment', r.enrolled + span * 60 / 100, 'Simulacro de evaluación por el equipo de asesores.', rm, 'advisor', 'demo-seed');
+        PERFORM pg_temp.demo_move(aid, 'pre_assessment', r.enrolled + span * 60 / 100, 'Simulacro de evaluación por el equipo de asesores.', rm, 'advisor');
       END IF;
-      PERFORM agency_transition(aid, 'withdrawn', r.final_on, r.reason, rm, 'advisor', 'demo-seed');
+      PERFORM pg_temp.demo_move(aid, 'withdrawn', r.final_on, r.reason, rm, 'advisor');
       CONTINUE;
     END IF;
     IF r.flags = 'gap' THEN
-      PERFORM agency_transition(aid, 'pre_assessment', r.enrolled + span * 45 / 100, 'Simulacro de evaluación por el equipo de asesores.', rm, 'advisor', 'demo-seed');
-      PERFORM agency_transition(aid, 'self_assessment', r.enrolled + span * 45 / 100 + 20, 'El simulacro encontró brechas en las pruebas de cumplimiento.', rm, 'advisor', 'demo-seed');
+      PERFORM pg_temp.demo_move(aid, 'pre_assessment', r.enrolled + span * 45 / 100, 'Simulacro de evaluación por el equipo de asesores.', rm, 'advisor');
+      PERFORM pg_temp.demo_move(aid, 'self_assessment', r.enrolled + span * 45 / 100 + 20, 'El simulacro encontró brechas en las pruebas de cumplimiento.', rm, 'advisor');
     END IF;
     IF r.final = 'site_assessment' THEN
-      PERFORM agency_transition(aid, 'pre_assessment', r.enrolled + span * 60 / 100, 'Simulacro de evaluación por el equipo de asesores.', rm, 'advisor', 'demo-seed');
-      PERFORM agency_transition(aid, 'site_assessment', r.final_on, 'Revisión documental de CALEA y visita de evaluación.', rm, 'advisor', 'demo-seed');
+      PERFORM pg_temp.demo_move(aid, 'pre_assessment', r.enrolled + span * 60 / 100, 'Simulacro de evaluación por el equipo de asesores.', rm, 'advisor');
+      PERFORM pg_temp.demo_move(aid, 'site_assessment', r.final_on, 'Revisión documental de CALEA y visita de evaluación.', rm, 'advisor');
       CONTINUE;
     END IF;
     IF r.flags = 'deferred' THEN
-      PERFORM agency_transition(aid, 'pre_assessment', r.enrolled + span * 45 / 100, 'Simulacro de evaluación por el equipo de asesores.', rm, 'advisor', 'demo-seed');
-      PERFORM agency_transition(aid, 'site_assessment', stop - 260, 'Revisión documental de CALEA y visita de evaluación.', rm, 'advisor', 'demo-seed');
-      PERFORM agency_transition(aid, 'awaiting_hearing', stop - 200, 'Informe de la visita enviado a la Comisión.', rm, 'advisor', 'demo-seed');
-      PERFORM agency_transition(aid, 'site_assessment', stop - 120, 'Audiencia diferida: la Comisión pidió una nueva revisión de pruebas de cumplimiento.', rm, 'advisor', 'demo-seed');
+      PERFORM pg_temp.demo_move(aid, 'pre_assessment', r.enrolled + span * 45 / 100, 'Simulacro de evaluación por el equipo de asesores.', rm, 'advisor');
+      PERFORM pg_temp.demo_move(aid, 'site_assessment', stop - 260, 'Revisión documental de CALEA y visita de evaluación.', rm, 'advisor');
+      PERFORM pg_temp.demo_move(aid, 'awaiting_hearing', stop - 200, 'Informe de la visita enviado a la Comisión.', rm, 'advisor');
+      PERFORM pg_temp.demo_move(aid, 'site_assessment', stop - 120, 'Audiencia diferida: la Comisión pidió una nueva revisión de pruebas de cumplimiento.', rm, 'advisor');
     ELSE
-      PERFORM agency_transition(aid, 'pre_assessment', r.enrolled + span * 62 / 100, 'Simulacro de evaluación por el equipo de asesores.', rm, 'advisor', 'demo-seed');
-      PERFORM agency_transition(aid, 'site_assessment', stop - 110, 'Revisión documental de CALEA y visita de evaluación.', rm, 'advisor', 'demo-seed');
+      PERFORM pg_temp.demo_move(aid, 'pre_assessment', r.enrolled + span * 62 / 100, 'Simulacro de evaluación por el equipo de asesores.', rm, 'advisor');
+      PERFORM pg_temp.demo_move(aid, 'site_assessment', stop - 110, 'Revisión documental de CALEA y visita de evaluación.', rm, 'advisor');
     END IF;
     IF r.final = 'awaiting_hearing' THEN
-      PERFORM agency_transition(aid, 'awaiting_hearing', r.final_on, 'Informe de la visita enviado a la Comisión; audiencia prevista en 2024.', rm, 'advisor', 'demo-seed');
+      PERFORM pg_temp.demo_move(aid, 'awaiting_hearing', r.final_on, 'Informe de la visita enviado a la Comisión; audiencia prevista en 2024.', rm, 'advisor');
       CONTINUE;
     END IF;
-    PERFORM agency_transition(aid, 'awaiting_hearing', stop - 40, 'Informe de la visita enviado a la Comisión.', rm, 'advisor', 'demo-seed');
+    PERFORM pg_temp.demo_move(aid, 'awaiting_hearing', stop - 40, 'Informe de la visita enviado a la Comisión.', rm, 'advisor');
     IF r.final = 'conditional' THEN
-      PERFORM agency_transition(aid, 'conditionally_accredited', r.award, 'Acreditación condicionada por la Comisión de CALEA.', rm, 'advisor', 'demo-seed');
-      PERFORM agency_transition(aid, 'accredited', r.final_on, 'Condiciones cumplidas.', rm, 'advisor', 'demo-seed');
+      PERFORM pg_temp.demo_move(aid, 'conditionally_accredited', r.award, 'Acreditación condicionada por la Comisión de CALEA.', rm, 'advisor');
+      PERFORM pg_temp.demo_move(aid, 'accredited', r.final_on, 'Condiciones cumplidas.', rm, 'advisor');
     ELSE
-      PERFORM agency_transition(aid, 'accredited', r.award, 'Acreditada por la Comisión de CALEA.', rm, 'advisor', 'demo-seed');
+      PERFORM pg_temp.demo_move(aid, 'accredited', r.award, 'Acreditada por la Comisión de CALEA.', rm, 'advisor');
     END IF;
     IF r.final = 'advanced' THEN
-      UPDATE agencies SET tier = 'advanced' WHERE agencies.id = aid;
-      PERFORM agency_transition(aid, 'reaccreditation', r.final_on - 243, 'Inicia el proceso para la Acreditación Avanzada.', rm, 'advisor', 'demo-seed');
-      PERFORM agency_transition(aid, 'accredited', r.final_on, 'Acreditación Avanzada otorgada por la Comisión de CALEA.', rm, 'advisor', 'demo-seed');
+      PERFORM pg_temp.demo_update(aid, '{"tier": "advanced"}');
+      PERFORM pg_temp.demo_move(aid, 'reaccreditation', r.final_on - 243, 'Inicia el proceso para la Acreditación Avanzada.', rm, 'advisor');
+      PERFORM pg_temp.demo_move(aid, 'accredited', r.final_on, 'Acreditación Avanzada otorgada por la Comisión de CALEA.', rm, 'advisor');
     ELSIF r.final = 'reaccreditation' THEN
-      PERFORM agency_transition(aid, 'reaccreditation', r.final_on, 'Inicia la reacreditación del segundo ciclo.', rm, 'advisor', 'demo-seed');
+      PERFORM pg_temp.demo_move(aid, 'reaccreditation', r.final_on, 'Inicia la reacreditación del segundo ciclo.', rm, 'advisor');
     END IF;
   END LOOP;
 END $seed$;
@@ -275,11 +299,11 @@ END $seed$;
 -- Tri-Arc jurisdiction from November 2017.
 WITH police AS (
   INSERT INTO agencies (id, name, acronym, type, level, state, municipality, website, tier,
-    status, accredited_on, accreditation_expires_on, reporting_frequency, in_program, demo,
+    status, accredited_on, accreditation_expires_on, cycle, reporting_frequency, in_program, demo,
     external_ids)
   VALUES ('a0000000-0000-4000-8000-000000000083', 'Policía Estatal de Guanajuato (demo)', 'PE GTO',
     'law_enforcement', 'state', 'MX-GUA', 'Guanajuato', 'https://demo.acredita.mx/agencias/83',
-    'advanced', 'accredited', '2014-11-15', accreditation_expiry('2014-11-15'), 'quarterly',
+    'advanced', 'accredited', '2014-11-15', accreditation_expiry('2014-11-15'), 1, 'quarterly',
     false, true, '{}')
   ON CONFLICT DO NOTHING RETURNING id),
 history AS (
@@ -291,3 +315,19 @@ history AS (
 INSERT INTO awards (agency_id, transition_id, program, tier, awarded_on, expires_on)
 SELECT agency_id, id, 'law_enforcement', 'advanced', '2014-11-15', accreditation_expiry('2014-11-15')
 FROM history;
+SELECT pg_temp.demo_created(a.id) FROM agencies a
+WHERE a.id = 'a0000000-0000-4000-8000-000000000083'
+  AND NOT EXISTS (SELECT 1 FROM audit e WHERE e.resource = 'agency' AND e.resource_id = a.id::text);
+
+-- Reports filed lately (one period or less ago), so that the demo looks current whatever the
+-- day it is loaded; a few agencies are a little late and show in the dashboard's list of
+-- overdue reports.
+SELECT pg_temp.demo_update(a.id, jsonb_build_object('reporting', jsonb_build_object(
+  'last_report_on', mx_today() - CASE
+    WHEN a.reporting_frequency = 'monthly' AND x.n % 10 = 3 THEN 45
+    WHEN a.reporting_frequency = 'monthly' THEN x.n * 7 % 25
+    WHEN x.n % 10 = 3 THEN 110
+    ELSE x.n * 11 % 80 END)))
+FROM agencies a, LATERAL (SELECT right(a.id::text, 3)::int AS n) x
+WHERE a.demo AND a.last_report_on IS NULL AND agency_next_report_due(a) IS NOT NULL
+ORDER BY a.id;
