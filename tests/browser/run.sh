@@ -91,17 +91,16 @@ free_port() {
   pg_free_port $((20000 + RANDOM % 12000))
 }
 
-# Runs one npm script of the example; the check passes when it exits 0.
-client_step() {
-  local check=$1 script=$2 t0 out
+# Runs one npm script of the example ($2), its output in $tmp/$1.out; sets step_ms.
+npm_step() {
+  local t0 rc=0
   t0=$(now_ms)
-  out="$tmp/$check.out"
-  if npm --prefix "$root/examples/directory" run --silent "$script" >"$out" 2>&1; then
-    pass "$check" "npm run $script in $(($(now_ms) - t0)) ms${3:+; $3}"
-    return 0
-  fi
-  fail "$check" "npm run $script exited non-zero: $(tail -n 15 "$out" | tr '\n' ' ' | cut -c1-1500)"
-  return 1
+  npm --prefix "$root/examples/directory" run --silent "$2" >"$tmp/$1.out" 2>&1 || rc=$?
+  step_ms=$(($(now_ms) - t0))
+  return "$rc"
+}
+step_failed() {
+  fail "$1" "npm run $2 exited non-zero: $(tail -n 15 "$tmp/$1.out" | tr '\n' ' ' | cut -c1-1500)"
 }
 
 started=$(now_ms)
@@ -109,15 +108,25 @@ started=$(now_ms)
 # ------------------------------------------------------------------ typed client
 
 # Nothing from an earlier run may stand in for what this one fails to make.
-rm -rf "$root/examples/directory/src/generated" "$root/examples/directory/dist"
+example=$root/examples/directory
+rm -rf "$example/src/generated" "$example/dist"
 client_ok=0
-if client_step client-types types; then
-  echo "browser: generated src/generated/api.d.ts ($(wc -l <"$root/examples/directory/src/generated/api.d.ts") lines)"
-  if client_step client-check typecheck "tsc --noEmit: src/client.ts, src/main.ts, src/i18n.ts against the generated types" &&
-    client_step client-bundle bundle "$(wc -c <"$root/examples/directory/dist/app.js") bytes of app.js"; then
-    client_ok=1
+if npm_step client-types types; then
+  pass client-types "openapi-typescript: api/openapi.yaml → src/generated/api.d.ts ($(wc -l <"$example/src/generated/api.d.ts") lines) in $step_ms ms"
+  if npm_step client-check typecheck; then
+    pass client-check "tsc --noEmit: src/client.ts, src/i18n.ts, src/main.ts against the generated types in $step_ms ms"
+    if npm_step client-bundle bundle; then
+      pass client-bundle "esbuild: dist/app.js ($(wc -c <"$example/dist/app.js") bytes) in $step_ms ms"
+      client_ok=1
+    else
+      step_failed client-bundle bundle
+    fi
+  else
+    step_failed client-check typecheck
+    fail client-bundle "skipped: the client does not type-check"
   fi
 else
+  step_failed client-types types
   fail client-check "skipped: no types were generated"
   fail client-bundle "skipped: no types were generated"
 fi
@@ -162,7 +171,7 @@ fi
 mkdir -p "$tmp/nginx" "$tmp/directory"
 chmod 755 "$tmp/nginx" "$tmp/directory"
 if [ "$client_ok" -eq 1 ]; then
-  cp -R "$root/examples/directory/dist/." "$tmp/directory/"
+  cp -R "$example/dist/." "$tmp/directory/"
   chmod -R a+rX "$tmp/directory"
 fi
 ACREDITA_UPSTREAMS="127.0.0.1:$server_port" NGINX_LISTEN="127.0.0.1:$nginx_port" \
