@@ -46,6 +46,7 @@ const bundle = readFileSync(fromCli.resolve('redoc/bundles/redoc.standalone.js')
 
 const work = mkdtempSync(join(tmpdir(), 'acredita-docs-'));
 let html;
+let failure = null; // reported after the scratch directory is gone (process.exit skips finally)
 try {
   const out = join(work, 'docs.html');
   const run = spawnSync(process.execPath, [cliBin, 'build-docs', spec, '--output', out,
@@ -58,12 +59,14 @@ try {
   });
   if (run.status !== 0) {
     process.stderr.write(run.stdout + run.stderr);
-    fail(`redocly build-docs exited ${run.status ?? run.signal}`);
+    failure = `redocly build-docs exited ${run.status ?? run.signal}`;
+  } else {
+    html = readFileSync(out, 'utf8');
   }
-  html = readFileSync(out, 'utf8');
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
+if (failure) fail(failure);
 
 // The CDN script tag becomes the bundle itself.
 const cdnTag = /<script src="https:\/\/[^"]+\/redoc\.standalone\.js"><\/script>/g;
