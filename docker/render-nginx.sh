@@ -13,6 +13,8 @@
 #   NGINX_PID           pid file                                      ($NGINX_PREFIX/nginx.pid)
 #   NGINX_ERROR_LOG     error log (a path, or stderr)                 (stderr)
 #   NGINX_ACCESS_LOG    access log (a path)                           (/dev/stdout)
+#   NGINX_EXAMPLES_ROOT development only (script/server, tests/browser): also serve this
+#                       directory, the built examples/directory, at /examples/directory/
 # Needs envsubst (Debian: gettext-base).
 set -eu
 
@@ -35,9 +37,37 @@ for upstream in $ACREDITA_UPSTREAMS; do
 "
 done
 
+# The directory example: a static front end with its own policy (its scripts and styles are
+# files of its own; it may call an API on another loopback origin, through CORS).
+NGINX_EXAMPLES_LOCATION=""
+if [ -n "${NGINX_EXAMPLES_ROOT:-}" ]; then
+  NGINX_EXAMPLES_LOCATION="    # Development only (NGINX_EXAMPLES_ROOT): the directory example.
+    location = /examples/directory {
+      return 301 /examples/directory/;
+    }
+    location /examples/directory/ {
+      alias ${NGINX_EXAMPLES_ROOT%/}/;
+      index index.html;
+      types {
+        text/html html;
+        text/css css;
+        text/javascript js;
+        application/json map;
+      }
+      charset utf-8;
+      charset_types text/css text/javascript application/json;
+      add_header Cache-Control no-cache always;
+      add_header X-Content-Type-Options nosniff always;
+      add_header X-Frame-Options DENY always;
+      add_header Referrer-Policy no-referrer always;
+      add_header Content-Security-Policy \"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' http://127.0.0.1:* http://localhost:*; base-uri 'none'; form-action 'self'; frame-ancestors 'none'\" always;
+    }
+"
+fi
+
 export NGINX_LISTEN NGINX_RATE NGINX_BURST NGINX_PREFIX NGINX_PID NGINX_ERROR_LOG \
-  NGINX_ACCESS_LOG NGINX_UPSTREAM_SERVERS
+  NGINX_ACCESS_LOG NGINX_UPSTREAM_SERVERS NGINX_EXAMPLES_LOCATION
 # Only these names: nginx's own $variables must pass through untouched.
 # shellcheck disable=SC2016
 envsubst '${NGINX_LISTEN} ${NGINX_RATE} ${NGINX_BURST} ${NGINX_PREFIX} ${NGINX_PID}
-${NGINX_ERROR_LOG} ${NGINX_ACCESS_LOG} ${NGINX_UPSTREAM_SERVERS}' <"$template"
+${NGINX_ERROR_LOG} ${NGINX_ACCESS_LOG} ${NGINX_UPSTREAM_SERVERS} ${NGINX_EXAMPLES_LOCATION}' <"$template"

@@ -1,6 +1,6 @@
 /*
  * service.c — endpoints about the service itself: liveness, readiness, metrics, the OpenAPI
- * document and the public keys that verify its tokens.
+ * document, its reference page and the public keys that verify its tokens.
  */
 #include "resources/resources.h"
 
@@ -14,12 +14,14 @@ static enum problem healthz(struct req *r);
 static enum problem readyz(struct req *r);
 static enum problem metrics(struct req *r);
 static enum problem openapi(struct req *r);
+static enum problem docs(struct req *r);
 static enum problem jwks(struct req *r);
 
 static const struct route ROUTES[] = {{"GET", "/healthz", ROLES_ALL, healthz, R_NO_DB},
                                       {"GET", "/readyz", ROLES_ALL, readyz, 0},
                                       {"GET", "/metrics", ROLES_ALL, metrics, R_NO_DB},
                                       {"GET", "/v1/openapi.yaml", ROLES_ALL, openapi, R_NO_DB},
+                                      {"GET", "/docs", ROLES_ALL, docs, R_NO_DB},
                                       {"GET", "/.well-known/jwks.json", ROLES_ALL, jwks, R_NO_DB},
                                       {NULL}};
 
@@ -64,6 +66,21 @@ static enum problem openapi(struct req *r) {
   if (f == NULL)
     return req_fail(r, P_NOT_FOUND, NULL, NULL);
   return reply_text(r, 200, "application/yaml", (const char *)f->data, f->len);
+}
+
+/* The API reference page, rendered from the OpenAPI document at build time into one HTML file
+ * that loads nothing from elsewhere, with the policy made for it (script/render-docs.mjs): its
+ * inline scripts by hash, the styles it injects, data: images and its search worker. It changes
+ * only with a deployment: caches keep it a few minutes, then revalidate with the ETag. */
+static enum problem docs(struct req *r) {
+  const struct embedded_file *page = embedded_file("docs/index.html");
+  const struct embedded_file *csp = embedded_file("docs/csp.txt");
+  if (page == NULL || csp == NULL)
+    return req_fail(r, P_NOT_FOUND, NULL, NULL);
+  reply_text(r, 200, "text/html; charset=utf-8", (const char *)page->data, page->len);
+  reply_header(r, "Content-Security-Policy", (const char *)csp->data); /* NUL-terminated */
+  reply_header(r, "Cache-Control", "public, max-age=300");
+  return P_NONE;
 }
 
 static enum problem jwks(struct req *r) {

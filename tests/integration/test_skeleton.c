@@ -81,6 +81,35 @@ Test(service, healthz_readyz_metrics_openapi_jwks) {
   th_free(&r);
 }
 
+/* GET /docs: the reference page rendered at build time, with its own policy and caching. */
+Test(service, docs_page) {
+  struct th_resp r = th_req("GET", "/docs", NULL, NULL, NULL);
+  cr_assert_eq(r.status, 200, "%s", r.body);
+  char *ct = th_header(&r, "Content-Type");
+  cr_assert_str_eq(ct, "text/html; charset=utf-8");
+  free(ct);
+  cr_assert(strncmp(r.body, "<!DOCTYPE html>", 15) == 0);
+  cr_assert(strstr(r.body, "<title>Acredita API reference</title>"));
+  cr_assert(strstr(r.body, "getAgency"), "the page names the operations");
+  cr_assert_null(strstr(r.body, "<script src="), "the page loads no script from elsewhere");
+  char *csp = th_header(&r, "Content-Security-Policy");
+  cr_assert(csp && strncmp(csp, "default-src 'none'; script-src 'sha256-", 39) == 0, "%s", csp);
+  free(csp);
+  char *cache = th_header(&r, "Cache-Control");
+  cr_assert_str_eq(cache, "public, max-age=300");
+  free(cache);
+  char *etag = th_header(&r, "ETag");
+  cr_assert_not_null(etag);
+  th_free(&r);
+  char inm[96];
+  snprintf(inm, sizeof inm, "If-None-Match: %s", etag);
+  const char *const h[] = {inm, NULL};
+  r = th_req("GET", "/docs", NULL, NULL, h);
+  cr_assert_eq(r.status, 304);
+  free(etag);
+  th_free(&r);
+}
+
 Test(service, request_id_kept_or_made) {
   const char *const h[] = {"X-Request-Id: proxy-abc-123", NULL};
   struct th_resp r = th_req("GET", "/v1/users/nope", th_admin(), NULL, h);
