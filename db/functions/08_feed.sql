@@ -5,6 +5,25 @@ CREATE OR REPLACE FUNCTION public_agency_fields() RETURNS text[] LANGUAGE sql IM
   AS $$ SELECT ARRAY['name', 'type', 'level', 'state', 'status', 'accredited_on',
                      'accreditation_expires_on'] $$;
 
+-- Which feed rows a role sees, and which of their changed fields: a partner system sees
+-- agency changes to public fields only. The change feed and the webhooks apply this one rule.
+CREATE OR REPLACE FUNCTION change_visible_to(resource text, changed text[], role text)
+  RETURNS boolean LANGUAGE sql IMMUTABLE
+  AS $$ SELECT role <> 'partner' OR (resource = 'agency' AND changed && public_agency_fields()) $$;
+
+CREATE OR REPLACE FUNCTION change_fields_for(changed text[], role text) RETURNS text[]
+  LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN role = 'partner'
+                THEN ARRAY(SELECT f FROM unnest(changed) f WHERE f = ANY (public_agency_fields())
+                           ORDER BY f)
+                ELSE changed END $$;
+
+-- The resources whose writes go to the change feed: the domain's, not the accounts nor the
+-- callers' own settings (webhook subscriptions, calendar tokens), which are audited only.
+CREATE OR REPLACE FUNCTION change_journaled(resource text) RETURNS boolean
+  LANGUAGE sql IMMUTABLE
+  AS $$ SELECT resource NOT IN ('user', 'client', 'webhook', 'webhook_delivery', 'calendar_token') $$;
+
 -- Deletes feed rows older than keep, whole commits at a time, and moves the horizon.
 -- Returns the number of rows deleted.
 CREATE OR REPLACE FUNCTION feed_purge(keep interval) RETURNS bigint LANGUAGE plpgsql AS $$

@@ -8,6 +8,7 @@
 #include "acredita.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #define DB_MAX_STMTS 512
@@ -95,6 +96,23 @@ int db_conn_schema_version(struct db_conn *c, bool *functions_current);
 void db_functions_checksum(char out[65]);
 /* Loads the demo dataset (the files under db/demo) in one transaction; safe to run twice. */
 int db_seed_demo(PGconn *pg, const char *password_hash, const char *secret_hash);
+
+/* A background thread: round() runs again at once while it returns more than 0 (it found
+ * work), after idle_ms otherwise, until background_stop(). Declare one statically with
+ * round and idle_ms set. */
+struct background {
+  int (*round)(void);
+  int idle_ms;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  bool stopping, started;
+};
+int background_start(struct background *b);
+/* True once background_stop() was called: a long round checks it to end early. */
+bool background_stopping(struct background *b);
+/* Wakes the thread and waits for its round to end. Harmless when it never started. */
+void background_stop(struct background *b);
 
 /* Starts and stops the hourly housekeeping thread (feed retention, expired keys). */
 int db_housekeeping_start(void);

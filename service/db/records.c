@@ -25,7 +25,7 @@ static struct db_stmt IDEM_STORE = {
     " path = EXCLUDED.path, request_hash = EXCLUDED.request_hash, status = EXCLUDED.status,"
     " location = EXCLUDED.location, body = EXCLUDED.body, created_at = now()",
     0};
-/* The audit entry and, for domain resources (not accounts), the change-feed row. */
+/* The audit entry and, for domain resources (change_journaled()), the change-feed row. */
 static struct db_stmt AUDIT_INSERT = {
     "audit_insert",
     "WITH entry AS (INSERT INTO audit"
@@ -33,7 +33,7 @@ static struct db_stmt AUDIT_INSERT = {
     " VALUES ($1, $2, $3, $4, $5, $6, json_changes($7::jsonb, $8::jsonb)) RETURNING changes)"
     " INSERT INTO changes (resource, resource_id, action, changed)"
     " SELECT $5, $6, $4, ARRAY(SELECT jsonb_object_keys(entry.changes) ORDER BY 1) FROM entry"
-    " WHERE $5 NOT IN ('user', 'client') RETURNING id",
+    " WHERE change_journaled($5) RETURNING id",
     0};
 /* Stamps the rows by their ids (primary-key lookups): a search by transaction id would scan
  * the whole feed whenever the planner's statistics are stale, as on a fresh install. */

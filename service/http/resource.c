@@ -21,9 +21,9 @@
 #include <string.h>
 
 enum { RP_ID, RP_BODY, RP_ROLE, RP_SUB, RP_AGENCY, RP_PARENT, RP_REQUEST, RP_COUNT };
+_Static_assert(RP_COUNT == RESOURCE_PARAMS, "struct resource's parameter vector");
 
-/* The parameters every statement of a resource receives (see struct resource). */
-static void bind_params(struct req *r, const char *body, const char *p[RP_COUNT]) {
+void resource_bind(struct req *r, const char *body, const char *p[RP_COUNT]) {
   struct resource *s = r->route->resource;
   p[RP_ID] = req_path_param(r, s->id_param != NULL ? s->id_param : "id");
   p[RP_BODY] = body;
@@ -95,7 +95,7 @@ static enum problem after_write(struct req *r, const char *id, PGresult **reread
   if (rc != P_NONE)
     return rc;
   const char *p[RP_COUNT];
-  bind_params(r, NULL, p);
+  resource_bind(r, NULL, p);
   p[RP_ID] = id;
   *reread = req_exec(r, &s->get, RP_COUNT, p);
   return *reread == NULL ? r->problem : P_NONE;
@@ -104,7 +104,7 @@ static enum problem after_write(struct req *r, const char *id, PGresult **reread
 enum problem resource_get(struct req *r) {
   struct resource *s = r->route->resource;
   const char *p[RP_COUNT];
-  bind_params(r, NULL, p);
+  resource_bind(r, NULL, p);
   if (!path_ids_valid(r, p))
     return resource_missing(r);
   return reply_row(r, req_exec(r, &s->get, RP_COUNT, p), resource_missing);
@@ -116,7 +116,7 @@ enum problem resource_create(struct req *r) {
   char *text = NULL;
   enum problem rc = P_NONE;
   const char *p[RP_COUNT];
-  bind_params(r, NULL, p);
+  resource_bind(r, NULL, p);
   if (s->parent_param != NULL && !uuid_valid(p[RP_PARENT]))
     return resource_missing(r);
   validate_body(r, r->body, s->fields, BODY_NEW);
@@ -138,9 +138,13 @@ enum problem resource_create(struct req *r) {
   }
   const char *id = PQgetvalue(res, 0, 1);
   rc = after_write(r, id, &reread);
+  const char *json = PQgetvalue(reread != NULL ? reread : res, 0, 0);
   if (rc == P_NONE)
     rc = reply_created(r, s->name, s->collection != NULL ? s->collection : r->in->url_path, id,
-                       PQgetvalue(reread != NULL ? reread : res, 0, 0));
+                       json);
+  /* A third column holds what this answer alone shows (a secret), never audited. */
+  if (rc == P_NONE && PQnfields(res) > 2 && !PQgetisnull(res, 0, 2))
+    rc = reply_revealing(r, 201, json, PQgetvalue(res, 0, 2));
 out:
   free(text);
   PQclear(res);
@@ -148,10 +152,7 @@ out:
   return rc;
 }
 
-/* Locks the record (with the patch document p[RP_BODY], or none) and checks the caller may
- * write it and If-Match. On P_NONE *current is the lock's row: the current representation,
- * the patched document, whether the caller may write it. */
-static enum problem lock_record(struct req *r, const char *p[RP_COUNT], PGresult **current) {
+enum problem resource_lock(struct req *r, const char *p[RP_COUNT], PGresult **current) {
   struct resource *s = r->route->resource;
   *current = NULL;
   if (!path_ids_valid(r, p))
@@ -173,12 +174,12 @@ enum problem resource_patch(struct req *r) {
   json_t *valid = NULL, *doc = NULL;
   char *valid_text = NULL, *text = NULL;
   const char *p[RP_COUNT];
-  bind_params(r, NULL, p);
+  resource_bind(r, NULL, p);
   validate_body(r, r->body, s->fields, BODY_PATCH);
   valid = fit_for_database(r, r->body);
   valid_text = json_dumps(valid, JSON_COMPACT);
   p[RP_BODY] = valid_text;
-  enum problem rc = lock_record(r, p, &current);
+  enum problem rc = resource_lock(r, p, &current);
   if (rc != P_NONE)
     goto out;
   if (PQnfields(current) > 1 && !PQgetisnull(current, 0, 1))
@@ -211,8 +212,8 @@ enum problem resource_delete(struct req *r) {
   struct resource *s = r->route->resource;
   PGresult *current = NULL, *res = NULL;
   const char *p[RP_COUNT];
-  bind_params(r, NULL, p);
-  enum problem rc = lock_record(r, p, &current);
+  resource_bind(r, NULL, p);
+  enum problem rc = resource_lock(r, p, &current);
   if (rc != P_NONE)
     goto out;
   res = req_exec(r, &s->remove, RP_COUNT, p);
@@ -269,4 +270,17 @@ enum problem reply_deleted(struct req *r, const char *resource, const char *id,
                            const char *before) {
   enum problem rc = req_audit(r, "deleted", resource, id, before, NULL);
   return rc != P_NONE ? rc : reply_empty(r, 204);
+}
+
+enum problem reply_revealing(struct req *r, long status, const char *json, const char *shown_once) {
+  json_t *body = json_loads(json, 0, NULL), *once = json_loads(shown_once, 0, NULL);
+  if (!json_is_object(body) || !json_is_object(once)) {
+    json_decref(body);
+    json_decref(once);
+    return req_fail(r, P_INTERNAL, NULL, NULL);
+  }
+  json_object_update(body, once);
+  json_decref(once);
+  reply_header(r, "Cache-Control", "no-store");
+  return reply_jansson(r, status, body);
 }
