@@ -106,8 +106,10 @@ static bool add_event(icalcomponent *cal, const json_t *e, const char *lang, str
                                                                : ICAL_STATUS_CONFIRMED));
   size_t i;
   const json_t *c;
-  json_array_foreach(json_object_get(e, "categories"), i, c) if (json_is_string(c))
+  json_array_foreach(json_object_get(e, "categories"), i, c) {
+    if (json_is_string(c))
       icalcomponent_add_property(ev, icalproperty_new_categories(json_string_value(c)));
+  }
 
   bool ok;
   if (member(e, "date") != NULL) {
@@ -199,11 +201,15 @@ char *calendar_render(const char *feed_json, const char *lang) {
   /* The time zones first, then the events that name them. */
   size_t i;
   const json_t *e;
-  json_array_foreach(events, i, e) note_zone(&zs, e);
+  json_array_foreach(events, i, e) {
+    note_zone(&zs, e);
+  }
   for (int z = 0; z < zs.n; z++)
     icalcomponent_add_component(cal, vtimezone(&zs.z[z]));
   bool ok = true;
-  json_array_foreach(events, i, e) ok = ok && add_event(cal, e, lang, &zs);
+  json_array_foreach(events, i, e) {
+    ok = ok && add_event(cal, e, lang, &zs);
+  }
   char *out = NULL;
   if (ok) {
     char *text = icalcomponent_as_ical_string_r(cal);
