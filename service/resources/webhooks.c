@@ -96,7 +96,8 @@ static int webhook_check(struct req *r, json_t *doc, const char *id) {
                              : "una URL https de un host que no sea local (loopback)");
   if (id != NULL)
     return A_OK;
-  const char *secret = json_string_value(json_object_get(r->body, "secret"));
+  /* doc lacks the members that already have an error: a secret of the wrong size is one. */
+  const char *secret = json_string_value(json_object_get(doc, "secret"));
   if (secret != NULL) {
     if (!webhook_secret_valid(secret))
       req_field_error_text(r, "/secret", "invalid_format",
