@@ -4,8 +4,7 @@
  * libical's built-in time zones come from the system's zoneinfo, loaded into a process-wide
  * cache on first use; one mutex keeps renderers from filling it at the same time. The
  * VTIMEZONE libical makes names itself "/freeassociation.sourceforge.net/<zone>": the copy in
- * a feed is renamed to the plain IANA name, which is what DTSTART's TZID says, and cut to the
- * years the feed's events need.
+ * a feed is renamed to the plain IANA name, which is what DTSTART's TZID says.
  */
 #include "calendar/calendar.h"
 
@@ -19,11 +18,10 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* A zone the feed uses, and its earliest instant there (UTC; null when none yet). */
+/* A zone the feed uses. */
 struct zone_use {
   const char *tzid;
   icaltimezone *tz;
-  struct icaltimetype earliest;
 };
 
 struct zones {
@@ -39,7 +37,7 @@ static struct zone_use *zone_use(struct zones *zs, const char *tzid) {
   icaltimezone *tz = icaltimezone_get_builtin_timezone(tzid);
   if (tz == NULL || zs->n == MAX_ZONES)
     return NULL;
-  zs->z[zs->n] = (struct zone_use){tzid, tz, icaltime_null_time()};
+  zs->z[zs->n] = (struct zone_use){tzid, tz};
   return &zs->z[zs->n++];
 }
 
@@ -136,24 +134,20 @@ static bool add_event(icalcomponent *cal, const json_t *e, const char *lang, str
   return ok;
 }
 
-/* Notes the zone of a timed event and its earliest start there. */
+/* Notes the zone of a timed event. */
 static void note_zone(struct zones *zs, const json_t *e) {
-  const char *tzid = member(e, "tzid");
-  struct icaltimetype start = parse_time(member(e, "start"));
-  struct zone_use *u = tzid != NULL ? zone_use(zs, tzid) : NULL;
-  if (u != NULL && !icaltime_is_null_time(start) &&
-      (icaltime_is_null_time(u->earliest) || icaltime_compare(start, u->earliest) < 0))
-    u->earliest = start;
+  if (member(e, "tzid") != NULL)
+    zone_use(zs, member(e, "tzid"));
 }
 
-/* The VTIMEZONE of u, named by its IANA name, from its earliest event on. */
+/* The VTIMEZONE of u, named by its IANA name. Whole: libical can cut it to the years the
+ * events need (icaltimezone_truncate_vtimezone), but the cut version starts daylight time
+ * with DTSTART and RDATE, which ical.js 2 misreads (an hour off in April 2021). */
 static icalcomponent *vtimezone(const struct zone_use *u) {
   icalcomponent *vtz = icalcomponent_new_clone(icaltimezone_get_component(u->tz));
   icalproperty *id = icalcomponent_get_first_property(vtz, ICAL_TZID_PROPERTY);
   if (id != NULL)
     icalproperty_set_tzid(id, u->tzid);
-  if (!icaltime_is_null_time(u->earliest))
-    icaltimezone_truncate_vtimezone(vtz, u->earliest, icaltime_null_time(), 0);
   return vtz;
 }
 
