@@ -70,6 +70,14 @@ static json_t *event_of(const json_t *parsed, const char *id) {
   return NULL;
 }
 
+/* The records of a list answer, checked to be as many as the calendar's events. */
+static json_t *one_event_each(const struct th_resp *list, const json_t *parsed) {
+  json_t *data = json_object_get(list->json, "data");
+  cr_assert_gt(json_array_size(data), 0);
+  cr_assert_eq(json_array_size(json_object_get(parsed, "events")), json_array_size(data));
+  return data;
+}
+
 /* RFC 3339 UTC text plus minutes, in the same form. */
 static void plus_minutes(const char *at, long minutes, char out[32]) {
   struct tm tm = {0};
@@ -93,9 +101,7 @@ Test(calendars, webinars_at_the_times_the_api_gives) {
   json_t *parsed = parse_ics(&feed);
   cr_assert_str_eq(json_string_value(json_array_get(json_object_get(parsed, "timezones"), 0)),
                    "America/Mexico_City");
-  json_t *data = json_object_get(list.json, "data");
-  cr_assert_gt(json_array_size(data), 0);
-  cr_assert_eq(json_array_size(json_object_get(parsed, "events")), json_array_size(data));
+  json_t *data = one_event_each(&list, parsed);
   size_t i;
   json_t *w;
   json_array_foreach(data, i, w) {
@@ -137,9 +143,7 @@ Test(calendars, workshops_on_the_days_the_api_gives) {
   cr_assert_eq(list.status, 200);
   struct th_resp feed = get_feed("/v1/workshops.ics?lang=es", NULL);
   json_t *parsed = parse_ics(&feed);
-  json_t *data = json_object_get(list.json, "data");
-  cr_assert_gt(json_array_size(data), 0);
-  cr_assert_eq(json_array_size(json_object_get(parsed, "events")), json_array_size(data));
+  json_t *data = one_event_each(&list, parsed);
   size_t i;
   json_t *w;
   json_array_foreach(data, i, w) {

@@ -222,6 +222,18 @@ static json_t *wait_deliveries(const char *token, const json_t *sub, size_t want
   }
 }
 
+/* Waits up to a minute until the subscription at path reads disabled; returns its GET. */
+static struct th_resp wait_disabled(const char *token, const char *path) {
+  struct th_resp r = {0};
+  for (double until = now_s() + 60; now_s() < until; usleep(100000)) {
+    th_free(&r);
+    r = th_req("GET", path, token, NULL, NULL);
+    if (json_is_false(json_object_get(r.json, "enabled")))
+      break;
+  }
+  return r;
+}
+
 /* A resource's deliveries must reach the receiver in the order they were queued (the
  * feed's commit order): checks it for every resource of list. */
 static void assert_in_order_per_resource(const json_t *list, const json_t *received) {
@@ -412,13 +424,7 @@ Test(webhooks, gone_disables_until_enabled_again, .timeout = 300) {
   touch_agency(AGENCY(4), 1);
   char path[160];
   snprintf(path, sizeof path, "/v1/webhooks/%s", jstr(sub, "id"));
-  struct th_resp r = {0};
-  for (double until = now_s() + 60; now_s() < until; usleep(100000)) {
-    th_free(&r);
-    r = th_req("GET", path, coalition, NULL, NULL);
-    if (json_is_false(json_object_get(r.json, "enabled")))
-      break;
-  }
+  struct th_resp r = wait_disabled(coalition, path);
   cr_assert(json_is_false(json_object_get(r.json, "enabled")), "%s", r.body);
   json_t *disabled = json_object_get(r.json, "disabled");
   cr_assert_str_eq(jstr(disabled, "reason"), "endpoint_gone");
@@ -470,13 +476,7 @@ Test(webhooks, failing_for_three_days_disables, .timeout = 300) {
   free(th_sql(sql));
   char path[160];
   snprintf(path, sizeof path, "/v1/webhooks/%s", jstr(sub, "id"));
-  struct th_resp r = {0};
-  for (double until = now_s() + 60; now_s() < until; usleep(100000)) {
-    th_free(&r);
-    r = th_req("GET", path, coalition, NULL, NULL);
-    if (json_is_false(json_object_get(r.json, "enabled")))
-      break;
-  }
+  struct th_resp r = wait_disabled(coalition, path);
   json_t *disabled = json_object_get(r.json, "disabled");
   cr_assert_str_eq(jstr(disabled, "reason"), "failing", "%s", r.body);
   cr_assert_not_null(strstr(jstr(json_object_get(disabled, "message"), "es"), "HTTP 500"));
