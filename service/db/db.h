@@ -59,6 +59,12 @@ void db_pool_close(void);
  * free in time or the database cannot be reached. The connection is the caller's until
  * db_release(). */
 struct db_conn *db_acquire(int wait_ms);
+/* A connection of a background thread's own, outside the pool, so that its work never takes
+ * a request's connection: c starts zeroed; each call (re)opens it, with the pool's settings,
+ * when it has none or a broken one. false when the database cannot be reached. Close it
+ * with db_own_close(); never db_release() it. */
+bool db_own_ensure(struct db_conn *c);
+void db_own_close(struct db_conn *c);
 /* Gives a connection back; one left inside a transaction is rolled back first. */
 void db_release(struct db_conn *c);
 /* Connections in the pool, in use, and callers waiting for one. */

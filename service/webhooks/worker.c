@@ -4,9 +4,10 @@
  * A round: (1) fan the change feed out into deliveries (webhook_fanout()); (2) lease the
  * deliveries that are due (webhook_lease(): FOR UPDATE SKIP LOCKED, at most one per resource
  * and subscription at a time); (3) send them all at once with libcurl, each signed per
- * Standard Webhooks, no database connection held meanwhile; (4) record each attempt
+ * Standard Webhooks, no transaction open meanwhile; (4) record each attempt
  * (webhook_record()), which schedules a retry, gives up, or disables the subscription. Rounds
- * follow each other while there is work and every WORKER_IDLE_MS otherwise.
+ * follow each other while there is work and every WORKER_IDLE_MS otherwise. The worker has a
+ * database connection of its own, outside the request pool.
  *
  * Several instances run this at once: the database's row locks and leases share the work,
  * so no two send one delivery at the same time. A lease outlives an attempt's time limit; an
@@ -55,6 +56,8 @@ struct job {
 
 static int round_once(void);
 static struct background worker = {.round = round_once, .idle_ms = WORKER_IDLE_MS};
+/* The worker's own connection: deliveries never wait for, nor hold, a request's. */
+static struct db_conn conn;
 
 /* Answers are read and dropped: only the status counts. */
 static size_t discard(char *p, size_t size, size_t n, void *unused) {
@@ -196,8 +199,8 @@ static void record_all(struct db_conn *c, struct job *jobs, int n) {
 
 /* One round; returns the number of deliveries attempted. */
 static int round_once(void) {
-  struct db_conn *c = db_acquire(1000);
-  if (c == NULL)
+  struct db_conn *c = &conn;
+  if (!db_own_ensure(c))
     return 0;
   const char *fp[] = {FANOUT_BATCH};
   PGresult *res = db_exec(c, &FANOUT, 1, fp);
@@ -230,16 +233,12 @@ static int round_once(void) {
     }
   }
   PQclear(res);
-  /* No connection is held while the receivers answer. */
-  db_release(c);
   if (n == 0)
     return 0;
+  /* No transaction is open while the receivers answer: the leases keep the deliveries. */
   send_all(jobs, n);
-  c = db_acquire(5000);
-  if (c != NULL) {
+  if (db_own_ensure(c))
     record_all(c, jobs, n);
-    db_release(c);
-  }
   for (int i = 0; i < n; i++)
     job_free(&jobs[i]);
   free(jobs);
@@ -256,5 +255,6 @@ void webhook_worker_stop(void) {
   if (!worker.started)
     return;
   background_stop(&worker);
+  db_own_close(&conn);
   curl_global_cleanup();
 }
