@@ -116,6 +116,11 @@ struct config {
   int log_level; /* a yder level */
   enum log_format log_format;
   unsigned char cursor_key[32]; /* derived from the JWT key material: cursors are MAC'd */
+  /* Webhook deliveries (webhooks/): loopback receivers over http allowed (development and
+   * tests only), one attempt's time limit, and the first retry's delay (doubling after). */
+  bool webhook_allow_loopback;
+  int webhook_timeout_ms;
+  int webhook_retry_base_ms;
 };
 
 /* The process-wide configuration, read once at start-up before any thread starts. */
@@ -143,6 +148,10 @@ bool log_enabled(unsigned long level);
 
 /* Fills out with a random RFC 4122 version 4 UUID (37 bytes with the NUL). */
 void uuid_v4(char out[37]);
+/* prefix followed by nbytes (at most 64) random bytes in base64, URL-safe and unpadded
+ * (base64url) or standard: a secret or token to show once. A_OK, or A_ERR when out (cap
+ * bytes) is too small. */
+int random_text(char *out, size_t cap, const char *prefix, size_t nbytes, bool url_safe);
 /* True when s is a UUID in canonical text form (any version, either case). */
 bool uuid_valid(const char *s);
 /* Hex SHA-256 of data into out (65 bytes with NUL). */

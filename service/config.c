@@ -161,6 +161,22 @@ static int load_cors_settings(void) {
   return A_OK;
 }
 
+/* WEBHOOK_ALLOW_LOOPBACK (true/false), WEBHOOK_TIMEOUT_MS, WEBHOOK_RETRY_BASE_MS. */
+static int load_webhook_settings(void) {
+  const char *v = getenv("WEBHOOK_ALLOW_LOOPBACK");
+  if (v == NULL || *v == '\0' || strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+    g_config.webhook_allow_loopback = false;
+  else if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+    g_config.webhook_allow_loopback = true;
+  else
+    return fail("WEBHOOK_ALLOW_LOOPBACK", "must be true or false");
+  return env_int("WEBHOOK_TIMEOUT_MS", 10000, 100, 60000, &g_config.webhook_timeout_ms) == A_OK &&
+                 env_int("WEBHOOK_RETRY_BASE_MS", 10000, 100, 3600000,
+                         &g_config.webhook_retry_base_ms) == A_OK
+             ? A_OK
+             : A_ERR;
+}
+
 int config_load(bool need_db, bool need_keys) {
   memset(&g_config, 0, sizeof g_config);
   if (load_log_settings() != A_OK)
@@ -176,7 +192,8 @@ int config_load(bool need_db, bool need_keys) {
     return A_ERR;
   const char *bind = getenv("BIND_ADDRESS");
   g_config.bind_address = o_strdup(bind != NULL && *bind != '\0' ? bind : "127.0.0.1");
-  if (load_jwt_settings(need_keys) != A_OK || load_cors_settings() != A_OK)
+  if (load_jwt_settings(need_keys) != A_OK || load_cors_settings() != A_OK ||
+      load_webhook_settings() != A_OK)
     return A_ERR;
   return A_OK;
 }

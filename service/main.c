@@ -5,9 +5,11 @@
 #include "acredita.h"
 
 #include "auth/auth.h"
+#include "calendar/calendar.h"
 #include "db/db.h"
 #include "http/http.h"
 #include "resources/resources.h"
+#include "webhooks/webhooks.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -53,7 +55,8 @@ static int cmd_serve(void) {
   }
   log_init();
   if (db_pool_init(g_config.database_url, g_config.db_pool_size) != A_OK ||
-      http_server_start(ALL_ROUTES) != A_OK || db_housekeeping_start() != A_OK) {
+      http_server_start(ALL_ROUTES) != A_OK || db_housekeeping_start() != A_OK ||
+      webhook_worker_start() != A_OK) {
     log_close();
     return 1;
   }
@@ -62,6 +65,8 @@ static int cmd_serve(void) {
   log_msg(Y_LOG_LEVEL_INFO, NULL, "signal %d: finishing requests in flight", sig);
   http_server_stop(SHUTDOWN_GRACE_MS);
   db_housekeeping_stop();
+  webhook_worker_stop();
+  calendar_shutdown();
   db_pool_close();
   log_msg(Y_LOG_LEVEL_INFO, NULL, "stopped");
   log_close();

@@ -1,7 +1,8 @@
-/* util.c — small helpers every layer uses: UUIDs, hashing, roles. */
+/* util.c — small helpers every layer uses: UUIDs, random secrets, hashing, roles. */
 #include "acredita.h"
 
 #include <openssl/crypto.h>
+#include <orcania.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,14 +29,19 @@ const char *role_name(enum role r) {
   return "unknown";
 }
 
+/* Fills buf with n bytes from the kernel's CSPRNG (getrandom may return fewer at once). */
+static void random_fill(unsigned char *buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t k = getrandom(buf + got, n - got, 0);
+    if (k > 0)
+      got += (size_t)k;
+  }
+}
+
 void uuid_v4(char out[37]) {
   unsigned char b[16];
-  size_t got = 0;
-  while (got < sizeof b) {
-    ssize_t n = getrandom(b + got, sizeof b - got, 0);
-    if (n > 0)
-      got += (size_t)n;
-  }
+  random_fill(b, sizeof b);
   b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
   b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
   snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
@@ -67,4 +73,22 @@ void sha256_hex(const void *data, size_t len, char out[65]) {
 
 bool bytes_equal_ct(const void *a, const void *b, size_t n) {
   return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+int random_text(char *out, size_t cap, const char *prefix, size_t nbytes, bool url_safe) {
+  unsigned char raw[64];
+  size_t plen = strlen(prefix);
+  /* base64 of nbytes takes at most 4 * ceil(nbytes / 3) characters, and the NUL. */
+  if (nbytes > sizeof raw || cap < plen + 4 * ((nbytes + 2) / 3) + 1)
+    return A_ERR;
+  random_fill(raw, nbytes);
+  memcpy(out, prefix, plen);
+  size_t len = cap - plen - 1;
+  bool ok = url_safe ? o_base64url_encode(raw, nbytes, (unsigned char *)out + plen, &len)
+                     : o_base64_encode(raw, nbytes, (unsigned char *)out + plen, &len);
+  OPENSSL_cleanse(raw, sizeof raw);
+  if (!ok)
+    return A_ERR;
+  out[plen + len] = '\0';
+  return A_OK;
 }

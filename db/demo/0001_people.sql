@@ -13,8 +13,8 @@ ON CONFLICT (id) DO NOTHING;
 -- Demo machine clients; secret "demo-secret-local-only".
 INSERT INTO clients (id, name, role, scopes, secret_hash) VALUES
   ('00000000-0000-4000-8000-0000000000c1', 'Sistema socio de ejemplo (demo)', 'partner',
-   '{agencies:read,changes:read,webinars:read,workshops:read}', current_setting('acredita.demo_secret_hash')),
+   '{agencies:read,changes:read,webinars:read,workshops:read,webhooks:read,webhooks:write}', current_setting('acredita.demo_secret_hash')),
   ('00000000-0000-4000-8000-0000000000c2', 'Sistema de membresía CAISPMEX (demo)', 'coalition',
-   '{agencies:read,agencies:write,changes:read,webinars:read,webinars:write,workshops:read,workshops:write}',
+   '{agencies:read,agencies:write,changes:read,webinars:read,webinars:write,workshops:read,workshops:write,webhooks:read,webhooks:write}',
    current_setting('acredita.demo_secret_hash'))
 ON CONFLICT (id) DO NOTHING;

@@ -131,8 +131,10 @@ CREATE OR REPLACE FUNCTION frequency_text(frequency text, lang text) RETURNS tex
       ELSE replace(frequency, '_', ' ') END $$;
 
 -- What falls due for one agency up to today + days, overdue items included (open tasks,
--- proofs of the current cycle year, the self-assessment deadline while still in it, and the
--- implementation plan until its submission is recorded). Rendered as
+-- proofs of the current cycle year, the self-assessment deadline while still in it, the
+-- implementation plan until its submission is recorded, the next progress report, the annual
+-- review, the continuation fees and the accreditation's expiry). The JSON answer
+-- (GET /v1/agencies/{id}/due) and the calendar (due.ics) both render it. Rendered as
 -- {agency_id, today, until, days, data: [{kind, date, overdue, reason, task_id, standard_id}]}
 -- sorted by date.
 CREATE OR REPLACE FUNCTION agency_due_json(agency uuid, today date, days integer) RETURNS text
@@ -179,6 +181,17 @@ CREATE OR REPLACE FUNCTION agency_due_json(agency uuid, today date, days integer
            json_build_object('es', 'Revisión anual de CALEA.', 'en', 'CALEA annual review.')
     FROM a WHERE a.status NOT IN ('withdrawn', 'removed', 'revoked')
       AND agency_next_annual_review_due(a, today) <= today + days
+    UNION ALL
+    SELECT agency_next_report_due(a), 'report', NULL, NULL,
+           json_build_object('es', 'Informe de avance al programa.',
+                             'en', 'Progress report to the program.')
+    FROM a WHERE agency_next_report_due(a) <= today + days
+    UNION ALL
+    SELECT a.accreditation_expires_on, 'accreditation_expiry', NULL, NULL,
+           json_build_object('es', 'Vence la acreditación (salvo una nueva concesión antes).',
+                             'en', 'The accreditation expires (unless a new award comes first).')
+    FROM a WHERE a.status NOT IN ('withdrawn', 'removed', 'revoked')
+      AND a.accreditation_expires_on <= today + days
     UNION ALL
     SELECT f.d, 'continuation_fee', NULL, NULL,
            json_build_object('es', format('Cuota de continuación %s de 4.', f.n),

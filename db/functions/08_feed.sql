@@ -9,11 +9,19 @@ CREATE OR REPLACE FUNCTION feed_action(action text) RETURNS text LANGUAGE sql IM
               WHEN action = 'restored' THEN 'created'
               ELSE 'updated' END $$;
 
+-- The resources whose writes go to the change feed: the domain's. The accounts, the callers'
+-- own settings (webhook subscriptions, calendar tokens) and requests about the protocol are
+-- audited only.
+CREATE OR REPLACE FUNCTION change_journaled(resource text) RETURNS boolean
+  LANGUAGE sql IMMUTABLE
+  AS $$ SELECT resource IN ('agency', 'transition', 'standard', 'compliance', 'task', 'webinar',
+                            'workshop', 'registration') $$;
+
 /*
  * One audited write, the only place that writes either record: the audit entry (who, as what
  * role, under which request, the fields that changed, and why when there is a note; an
  * erasure also keeps the whole record as it was) and, for the resources of the change feed
- * (accounts are audited only), the feed's row. Returns the feed row's id, or NULL. The row
+ * (change_journaled()), the feed's row. Returns the feed row's id, or NULL. The row
  * gets its commit number from feed_stamp() just before COMMIT. The service (db_audit()) and
  * the demo seed both write through it.
  *   $1 actor, $2 role, $3 request id, $4 action, $5 resource, $6 its id, $7 before, $8 after,
@@ -32,8 +40,7 @@ CREATE OR REPLACE FUNCTION record_write(actor text, actor_role text, request_id 
   INSERT INTO changes (resource, resource_id, action, changed)
   SELECT $5, $6, feed_action($4), ARRAY(SELECT jsonb_object_keys(entry.changes) ORDER BY 1)
   FROM entry
-  WHERE $5 IN ('agency', 'transition', 'standard', 'compliance', 'task', 'webinar', 'workshop',
-               'registration')
+  WHERE change_journaled($5)
   RETURNING id $$;
 
 -- Stamps feed rows (by id: primary-key lookups) with the next commit number. Called last
@@ -47,6 +54,20 @@ CREATE OR REPLACE FUNCTION feed_stamp(ids bigint[]) RETURNS void LANGUAGE sql AS
 CREATE OR REPLACE FUNCTION public_agency_fields() RETURNS text[] LANGUAGE sql IMMUTABLE
   AS $$ SELECT ARRAY['name', 'type', 'level', 'state', 'status', 'accredited_on',
                      'accreditation_expires_on'] $$;
+
+-- Which feed rows a role sees, and which of their changed fields: a partner system sees
+-- agency changes to public fields only. The change feed and the webhooks apply this one rule.
+CREATE OR REPLACE FUNCTION change_visible_to(resource text, changed text[], role text)
+  RETURNS boolean LANGUAGE sql IMMUTABLE
+  AS $$ SELECT role <> 'partner' OR (resource = 'agency' AND changed && public_agency_fields()) $$;
+
+CREATE OR REPLACE FUNCTION change_fields_for(changed text[], role text) RETURNS text[]
+  LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN role = 'partner'
+                THEN ARRAY(SELECT f FROM unnest(changed) f WHERE f = ANY (public_agency_fields())
+                           ORDER BY f)
+                ELSE changed END $$;
+
 
 -- Deletes feed rows older than keep, whole commits at a time, and moves the horizon.
 -- Returns the number of rows deleted.

@@ -8,6 +8,7 @@
 #include "acredita.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #define DB_MAX_STMTS 512
@@ -58,6 +59,12 @@ void db_pool_close(void);
  * free in time or the database cannot be reached. The connection is the caller's until
  * db_release(). */
 struct db_conn *db_acquire(int wait_ms);
+/* A connection of a background thread's own, outside the pool, so that its work never takes
+ * a request's connection: c starts zeroed; each call (re)opens it, with the pool's settings,
+ * when it has none or a broken one. false when the database cannot be reached. Close it
+ * with db_own_close(); never db_release() it. */
+bool db_own_ensure(struct db_conn *c);
+void db_own_close(struct db_conn *c);
 /* Gives a connection back; one left inside a transaction is rolled back first. */
 void db_release(struct db_conn *c);
 /* Connections in the pool, in use, and callers waiting for one. */
@@ -96,7 +103,25 @@ void db_functions_checksum(char out[65]);
 /* Loads the demo dataset (the files under db/demo) in one transaction; safe to run twice. */
 int db_seed_demo(PGconn *pg, const char *password_hash, const char *secret_hash);
 
-/* Starts and stops the hourly housekeeping thread (feed retention, expired keys). */
+/* A background thread: round() runs again at once while it returns more than 0 (it found
+ * work), after idle_ms otherwise, until background_stop(). Declare one statically with
+ * round and idle_ms set. */
+struct background {
+  int (*round)(void);
+  int idle_ms;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  bool stopping, started;
+};
+int background_start(struct background *b);
+/* True once background_stop() was called: a long round checks it to end early. */
+bool background_stopping(struct background *b);
+/* Wakes the thread and waits for its round to end. Harmless when it never started. */
+void background_stop(struct background *b);
+
+/* Starts and stops the housekeeping thread: the midnight sweep of stored documents every
+ * minute, and hourly retention (feed, expired keys). */
 int db_housekeeping_start(void);
 void db_housekeeping_stop(void);
 

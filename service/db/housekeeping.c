@@ -1,8 +1,8 @@
 /*
- * housekeeping.c — each instance's background chores in the database:
+ * housekeeping.c — each instance's background chores in the database (a struct background):
  *   - every minute, the stored documents that went stale with the date (an expiry or a due
  *     date passed at midnight in Mexico City) are rendered again, a batch per transaction,
- *     until none is left (documents_refresh());
+ *     round after round until none is left (documents_refresh());
  *   - once an hour, housekeeping(): purging change-feed rows past retention, expired
  *     idempotency keys and stale login failures.
  * The work is idempotent and takes rows with SKIP LOCKED, so several instances doing it is
@@ -10,83 +10,62 @@
  */
 #include "db/db.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 #include <yder.h>
 
-#define DOCUMENTS_EVERY_SECONDS 60
-#define HOUSEKEEPING_EVERY_MINUTES 60
+#define DOCUMENTS_EVERY_MS (60 * 1000)
+#define HOUSEKEEPING_EVERY_SECONDS 3600
 /* Rows of each table per transaction: short enough that no lock is held for long. */
 #define DOCUMENTS_BATCH "1000"
 
-static pthread_t thread;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
-static bool stopping, started;
+static struct db_stmt HOUSEKEEPING = {"housekeeping", "SELECT housekeeping()", 0};
+static struct db_stmt DOCUMENTS = {"documents_refresh", "SELECT documents_refresh($1::int)", 0};
 
-static struct db_stmt HOUSEKEEPING = {"housekeeping", "SELECT housekeeping()"};
-static struct db_stmt DOCUMENTS = {"documents_refresh", "SELECT documents_refresh($1::int)"};
+static bool swept;        /* housekeeping() ran once */
+static time_t swept_at;   /* when, on the monotonic clock */
 
-static bool stop_requested(void) {
-  pthread_mutex_lock(&lock);
-  bool s = stopping;
-  pthread_mutex_unlock(&lock);
-  return s;
+static long exec_count(struct db_conn *c, struct db_stmt *s, int n, const char *const *p) {
+  PGresult *res = db_exec(c, s, n, p);
+  if (res == NULL) {
+    log_msg(Y_LOG_LEVEL_WARNING, NULL, "%s failed: %s", s->name, c->message);
+    return 0;
+  }
+  long done = n > 0 ? atol(PQgetvalue(res, 0, 0)) : 0;
+  PQclear(res);
+  return done;
 }
 
-/* Runs s until it returns 0 rows done (documents) or once (housekeeping). */
-static void run(struct db_stmt *s, bool until_done) {
+/* One round: the hourly chores when they are due, then one batch of stale documents. Returns
+ * how many documents it stored: while there were some the next round follows at once, and
+ * after a round with none the thread waits a minute. */
+static int round_once(void) {
   struct db_conn *c = db_acquire(1000);
   if (c == NULL)
-    return;
-  const char *p[] = {DOCUMENTS_BATCH};
-  for (;;) {
-    PGresult *res = db_exec(c, s, s == &DOCUMENTS ? 1 : 0, p);
-    if (res == NULL) {
-      log_msg(Y_LOG_LEVEL_WARNING, NULL, "%s failed: %s", s->name, c->message);
-      break;
-    }
-    long done = until_done ? atol(PQgetvalue(res, 0, 0)) : 0;
-    PQclear(res);
-    if (done == 0 || stop_requested())
-      break;
-    log_msg(Y_LOG_LEVEL_INFO, NULL, "%s: %ld documents rendered again", s->name, done);
+    return 0;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if (!swept || now.tv_sec - swept_at >= HOUSEKEEPING_EVERY_SECONDS) {
+    exec_count(c, &HOUSEKEEPING, 0, NULL);
+    swept = true;
+    swept_at = now.tv_sec;
   }
+  const char *p[] = {DOCUMENTS_BATCH};
+  long done = exec_count(c, &DOCUMENTS, 1, p);
   db_release(c);
+  if (done > 0)
+    log_msg(Y_LOG_LEVEL_INFO, NULL, "documents_refresh: %ld documents rendered again", done);
+  return done > 0;
 }
 
-static void *loop(void *unused) {
-  (void)unused;
-  for (long minute = 0; !stop_requested(); minute++) {
-    run(&DOCUMENTS, true);
-    if (minute % HOUSEKEEPING_EVERY_MINUTES == 0)
-      run(&HOUSEKEEPING, false);
-    pthread_mutex_lock(&lock);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += DOCUMENTS_EVERY_SECONDS;
-    while (!stopping && pthread_cond_timedwait(&wake, &lock, &until) == 0)
-      ;
-    pthread_mutex_unlock(&lock);
-  }
-  return NULL;
-}
+static struct background housekeeping = {.round = round_once, .idle_ms = DOCUMENTS_EVERY_MS};
 
 int db_housekeeping_start(void) {
-  stopping = false;
-  started = pthread_create(&thread, NULL, loop, NULL) == 0;
-  return started ? A_OK : A_ERR;
+  swept = false;
+  return background_start(&housekeeping);
 }
 
 void db_housekeeping_stop(void) {
-  if (!started)
-    return;
-  pthread_mutex_lock(&lock);
-  stopping = true;
-  pthread_cond_signal(&wake);
-  pthread_mutex_unlock(&lock);
-  pthread_join(thread, NULL);
-  started = false;
+  background_stop(&housekeeping);
 }

@@ -145,6 +145,20 @@ struct db_conn *db_acquire(int wait_ms) {
   return c;
 }
 
+bool db_own_ensure(struct db_conn *c) {
+  c->status = DB_OK;
+  if (conn_ensure(c))
+    return true;
+  c->status = DB_UNAVAILABLE;
+  return false;
+}
+
+void db_own_close(struct db_conn *c) {
+  if (c->pg != NULL)
+    PQfinish(c->pg);
+  c->pg = NULL;
+}
+
 void db_release(struct db_conn *c) {
   if (c == NULL)
     return;

@@ -25,8 +25,9 @@ static struct db_stmt IDEM_STORE = {
     " path = EXCLUDED.path, request_hash = EXCLUDED.request_hash, status = EXCLUDED.status,"
     " location = EXCLUDED.location, body = EXCLUDED.body, created_at = now()",
     0};
-/* The audit entry and, for the resources of the change feed, its row: record_write() in
- * db/functions/08_feed.sql, the one definition the demo seed writes through too. */
+/* The audit entry and, for the resources of the change feed (change_journaled()), its row:
+ * record_write() in db/functions/08_feed.sql, the one definition the demo seed writes through
+ * too. */
 static struct db_stmt AUDIT_INSERT = {
     "audit_insert", "SELECT record_write($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9)", 0};
 /* Stamps the rows by their ids (primary-key lookups): a search by transaction id would scan

@@ -22,9 +22,10 @@ int db_idem_store(struct db_conn *c, const char *principal, const char *key, con
                   const char *path, const char *request_hash, long status, const char *location,
                   const char *body);
 /* Appends an audit entry whose changes are the fields differing between before and after,
- * with note (why, or NULL), and, for a resource of the change feed (not "user" or "client"),
- * a change-feed row whose id goes to *change_id. Returns the number of feed rows written (0
- * or 1), or A_ERR. */
+ * with note (why, or NULL), and, for a domain resource (change_journaled() in
+ * db/functions/08_feed.sql: not users, clients, webhooks nor calendar tokens), a change-feed
+ * row whose id goes to *change_id. Returns the number of feed rows written (0 or 1), or
+ * A_ERR. */
 int db_audit(struct db_conn *c, const struct caller *who, const char *request_id,
              const char *action, const char *resource, const char *id, const char *before,
              const char *after, const char *note, long long *change_id);

@@ -407,7 +407,20 @@ struct resource {
   const char *forbidden_en, *forbidden_es; /* the 403's detail */
 };
 
-/* The shared handlers: route entries name them with .resource set. */
+/* The values of the parameters every statement of a resource receives (above) for this
+ * request, the body's text aside: for a resource's own actions beyond the shared handlers (a
+ * rotation, a redelivery). */
+void resource_bind(struct req *r, const char *body, const char *p[RESOURCE_PARAMS]);
+/* Locks the route's resource's record with its lock statement (p from resource_bind(), with
+ * the patch document in p[1] or none) and checks the caller may write it and If-Match: a
+ * 404 (also for an archived record), 403 or 412 otherwise. On P_NONE *current is the lock's
+ * row (the current representation, the patched document, whether the caller may write it);
+ * the caller PQclears it in every case. */
+enum problem resource_lock(struct req *r, const char *p[RESOURCE_PARAMS], PGresult **current);
+
+/* The shared handlers: route entries name them with .resource set. A create statement may
+ * return a third column: a JSON object of members only its answer shows (a secret, a
+ * token), merged into the 201 but never audited (reply_revealing). */
 enum problem resource_get(struct req *r);
 enum problem resource_create(struct req *r);
 enum problem resource_patch(struct req *r);
@@ -430,6 +443,9 @@ enum problem reply_created(struct req *r, const char *resource, const char *coll
                            const char *id, const char *json);
 enum problem reply_updated(struct req *r, const char *resource, const char *id, const char *before,
                            const char *after);
+/* Answers json (an object) with the members of shown_once (an object: a secret shown this
+ * once) merged in, and Cache-Control: no-store. Audit json first: shown_once never is. */
+enum problem reply_revealing(struct req *r, long status, const char *json, const char *shown_once);
 /* Records a write in the audit trail and the change feed, in the request's transaction (the
  * route must have R_TX). before/after are the JSON representations (NULL for a create's
  * before or a delete's after); action is created, updated, deleted, transitioned, archived,

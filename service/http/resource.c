@@ -27,8 +27,7 @@
 enum { RP_ID, RP_BODY, RP_ROLE, RP_SUB, RP_AGENCY, RP_PARENT, RP_REQUEST, RP_ARCHIVED, RP_COUNT };
 _Static_assert(RP_COUNT == RESOURCE_PARAMS, "the parameters of struct resource's statements");
 
-/* The parameters every statement of a resource receives (see struct resource). */
-static void bind_params(struct req *r, const char *body, const char *p[RP_COUNT]) {
+void resource_bind(struct req *r, const char *body, const char *p[RP_COUNT]) {
   struct resource *s = r->route->resource;
   p[RP_ID] = req_path_param(r, s->id_param != NULL ? s->id_param : "id");
   p[RP_BODY] = body;
@@ -92,7 +91,7 @@ static enum problem after_write(struct req *r, const char *id, PGresult **reread
   if (rc != P_NONE)
     return rc;
   const char *p[RP_COUNT];
-  bind_params(r, NULL, p);
+  resource_bind(r, NULL, p);
   p[RP_ID] = id;
   *reread = req_exec(r, &s->get, RP_COUNT, p);
   return *reread == NULL ? r->problem : P_NONE;
@@ -101,7 +100,7 @@ static enum problem after_write(struct req *r, const char *id, PGresult **reread
 enum problem resource_get(struct req *r) {
   struct resource *s = r->route->resource;
   const char *p[RP_COUNT];
-  bind_params(r, NULL, p);
+  resource_bind(r, NULL, p);
   if (req_archived_refused(r))
     return r->problem;
   if (!path_ids_valid(r, p))
@@ -131,7 +130,10 @@ static enum problem write_record(struct req *r, struct db_stmt *stmt, const char
     if (rc == P_NONE && before == NULL)
       rc = reply_created(r, s->name, s->collection != NULL ? s->collection : r->in->url_path, id,
                          json);
-    else if (rc == P_NONE)
+    /* A create's third column holds what this answer alone shows (a secret), never audited. */
+    if (rc == P_NONE && before == NULL && PQnfields(res) > 2 && !PQgetisnull(res, 0, 2))
+      rc = reply_revealing(r, 201, json, PQgetvalue(res, 0, 2));
+    else if (rc == P_NONE && before != NULL)
       rc = reply_updated(r, s->name, id, before, json);
   }
   free(text);
@@ -143,7 +145,7 @@ static enum problem write_record(struct req *r, struct db_stmt *stmt, const char
 enum problem resource_create(struct req *r) {
   struct resource *s = r->route->resource;
   const char *p[RP_COUNT];
-  bind_params(r, NULL, p);
+  resource_bind(r, NULL, p);
   if (s->parent_param != NULL && !uuid_valid(p[RP_PARENT]))
     return resource_missing(r);
   validate_body(r, r->body, s->fields, BODY_NEW);
@@ -179,12 +181,16 @@ static enum problem lock_record(struct req *r, const char *p[RP_COUNT], bool arc
   return req_check_if_match(r, PQgetvalue(res, 0, 0));
 }
 
+enum problem resource_lock(struct req *r, const char *p[RP_COUNT], PGresult **current) {
+  return lock_record(r, p, false, current);
+}
+
 enum problem resource_patch(struct req *r) {
   struct resource *s = r->route->resource;
   PGresult *current = NULL;
   json_t *doc = NULL;
   const char *p[RP_COUNT];
-  bind_params(r, NULL, p);
+  resource_bind(r, NULL, p);
   validate_body(r, r->body, s->fields, BODY_PATCH);
   json_t *valid = fit_for_database(r, r->body);
   char *valid_text = json_dumps(valid, JSON_COMPACT);
@@ -221,7 +227,7 @@ static enum problem locked_write(struct req *r, const struct locked_write *w) {
   struct resource *s = r->route->resource;
   PGresult *current = NULL, *res = NULL;
   const char *p[RP_COUNT];
-  bind_params(r, NULL, p);
+  resource_bind(r, NULL, p);
   enum problem rc = lock_record(r, p, w->archived_ok, &current);
   if (rc == P_NONE && w->ready != NULL)
     rc = w->ready(r, p, current);
@@ -353,4 +359,17 @@ enum problem reply_updated(struct req *r, const char *resource, const char *id, 
                            const char *after) {
   enum problem rc = req_audit(r, "updated", resource, id, before, after);
   return rc != P_NONE ? rc : reply_json(r, 200, after);
+}
+
+enum problem reply_revealing(struct req *r, long status, const char *json, const char *shown_once) {
+  json_t *body = json_loads(json, 0, NULL), *once = json_loads(shown_once, 0, NULL);
+  if (!json_is_object(body) || !json_is_object(once)) {
+    json_decref(body);
+    json_decref(once);
+    return req_fail(r, P_INTERNAL, NULL, NULL);
+  }
+  json_object_update(body, once);
+  json_decref(once);
+  reply_header(r, "Cache-Control", "no-store");
+  return reply_jansson(r, status, body);
 }

@@ -37,16 +37,12 @@ const struct route_table CHANGE_ROUTES = {"changes", ROUTES};
 static struct db_stmt FEED_PAGE = {
     "feed_page",
     "SELECT rfc3339(c.at), c.resource, c.resource_id, c.action,"
-    " array_to_json(CASE WHEN $4::text = 'partner'"
-    "   THEN ARRAY(SELECT f FROM unnest(c.changed) f WHERE f = ANY (public_agency_fields())"
-    "              ORDER BY f)"
-    "   ELSE c.changed END)::text,"
+    " array_to_json(change_fields_for(c.changed, $4::text))::text,"
     " c.commit_no, c.id"
     " FROM changes c"
     " WHERE c.commit_no IS NOT NULL AND (c.commit_no, c.id) > ($1::bigint, $2::bigint)"
     " AND ($3::text IS NULL OR c.resource = $3::text)"
-    " AND ($4::text <> 'partner' OR (c.resource = 'agency'"
-    "      AND c.changed && public_agency_fields()))"
+    " AND change_visible_to(c.resource, c.changed, $4::text)"
     " ORDER BY c.commit_no, c.id LIMIT $5::int",
     0};
 /* The end of the feed (last committed stamp) and the purge horizon. */

@@ -8,11 +8,9 @@
 
 #include "auth/auth.h"
 
-#include <orcania.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 static const char *const CLIENT_ROLES[] = {"partner", "coalition", "inl", NULL};
 static const char *const BOOL_VALUES[] = {"true", "false", NULL};
@@ -69,23 +67,13 @@ static struct resource CLIENT = {
     .remove = {"client_delete", "DELETE FROM clients WHERE id = $1::uuid"},
 };
 
-/* 32 random bytes, base64url: the secret a client signs in with. */
-static int new_secret(char *out, size_t cap) {
-  unsigned char raw[32];
-  if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-    return A_ERR;
-  size_t len = cap - 1;
-  if (!o_base64url_encode(raw, sizeof raw, (unsigned char *)out, &len))
-    return A_ERR;
-  out[len] = '\0';
-  return A_OK;
-}
-
 static enum problem client_create(struct req *r) {
   if (validate_body(r, r->body, CLIENT_FIELDS, BODY_NEW) > 0)
     return req_fail(r, P_VALIDATION, NULL, NULL);
   char secret[64], hash[256];
-  if (new_secret(secret, sizeof secret) != A_OK || auth_password_hash(secret, hash) != A_OK)
+  /* 32 random bytes, base64url: the secret a client signs in with. */
+  if (random_text(secret, sizeof secret, "", 32, true) != A_OK ||
+      auth_password_hash(secret, hash) != A_OK)
     return req_fail(r, P_INTERNAL, NULL, NULL);
   char *text = json_dumps(r->body, JSON_COMPACT);
   const char *p[] = {text, hash};

@@ -23,6 +23,8 @@ const struct route_table *const ALL_ROUTES[] = {
     &WEBINAR_ROUTES,
     &WORKSHOP_ROUTES,
     &IMPORT_ROUTES,
+    &WEBHOOK_ROUTES,
+    &CALENDAR_ROUTES,
     NULL,
 };
 // clang-format on

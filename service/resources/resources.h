@@ -21,6 +21,8 @@ extern const struct route_table TASK_ROUTES;
 extern const struct route_table WEBINAR_ROUTES;
 extern const struct route_table WORKSHOP_ROUTES;
 extern const struct route_table IMPORT_ROUTES;
+extern const struct route_table WEBHOOK_ROUTES;
+extern const struct route_table CALENDAR_ROUTES;
 
 /* The members every stored record's representation has, none of them a body's to set. */
 #define RECORD_FIELDS                                                                              \
