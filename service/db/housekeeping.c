@@ -23,8 +23,8 @@
 static struct db_stmt HOUSEKEEPING = {"housekeeping", "SELECT housekeeping()", 0};
 static struct db_stmt DOCUMENTS = {"documents_refresh", "SELECT documents_refresh($1::int)", 0};
 
-static bool swept;        /* housekeeping() ran once */
-static time_t swept_at;   /* when, on the monotonic clock */
+static bool swept;      /* housekeeping() ran once */
+static time_t swept_at; /* when, on the monotonic clock */
 
 static long exec_count(struct db_conn *c, struct db_stmt *s, int n, const char *const *p) {
   PGresult *res = db_exec(c, s, n, p);
