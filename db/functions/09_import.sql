@@ -205,14 +205,25 @@ CREATE OR REPLACE FUNCTION agency_public_only(a agencies) RETURNS agencies LANGU
     'type', a.type, 'level', a.level, 'state', a.state, 'status', a.status,
     'accredited_on', a.accredited_on, 'accreditation_expires_on', a.accreditation_expires_on)) $$;
 
+-- Another agency's row for an agency user: every column, only the public cells filled. In
+-- plpgsql, so that the public-only row is built once per agency: passed to the inlined
+-- agency_csv_full_record() as an expression, it was copied into each of its 40 uses (23 s for
+-- 30,000 agencies instead of 0.9 s).
+CREATE OR REPLACE FUNCTION agency_csv_public_full_record(a agencies) RETURNS text
+  LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  x agencies := agency_public_only(a);
+BEGIN
+  RETURN agency_csv_full_record(x);
+END $$;
+
 -- One agency as a CSV record without its line end, for the streamed export
--- (reply_csv_stream). Built with concat_ws rather than a
--- sorted unnest per row: about ten times faster, which matters at 100,000 agencies. csv_cell() never returns NULL, so every cell
--- keeps its place. Anonymous callers and partners get the public columns; an agency user the
--- full columns, with only the public cells of other agencies filled (agency_public_only()).
+-- (reply_csv_stream). Built with concat_ws rather than a sorted unnest per row: about ten times
+-- faster, which matters at 100,000 agencies. csv_cell() never returns NULL, so every cell keeps
+-- its place. Anonymous callers and partners get the public columns; an agency user the full
+-- columns, with only the public cells of other agencies filled.
 CREATE OR REPLACE FUNCTION agency_csv_record(a agencies, role text, caller_agency text DEFAULT NULL)
   RETURNS text LANGUAGE sql STABLE AS $$
   SELECT CASE WHEN role IN ('anonymous', 'partner') THEN agency_csv_public_record(a)
-              WHEN agency_public_for(a, role, caller_agency)
-                THEN agency_csv_full_record(agency_public_only(a))
+              WHEN agency_public_for(a, role, caller_agency) THEN agency_csv_public_full_record(a)
               ELSE agency_csv_full_record(a) END $$;
