@@ -52,8 +52,12 @@ static int cmd_serve(void) {
     }
   }
   log_init();
-  if (db_pool_init(g_config.database_url, g_config.db_pool_size) != A_OK ||
-      http_server_start(ALL_ROUTES) != A_OK || db_housekeeping_start() != A_OK) {
+  int rc = db_pool_init(g_config.database_url, g_config.db_pool_size,
+                        (enum db_statements)g_config.db_statements);
+  for (char **url = g_config.replica_urls; rc == A_OK && *url != NULL; url++)
+    rc = db_pool_add_standby(*url);
+  if (rc != A_OK || http_server_start(ALL_ROUTES) != A_OK || db_housekeeping_start() != A_OK ||
+      db_replicas_start(g_config.replica_max_lag_ms) != A_OK) {
     log_close();
     return 1;
   }
@@ -62,6 +66,7 @@ static int cmd_serve(void) {
   log_msg(Y_LOG_LEVEL_INFO, NULL, "signal %d: finishing requests in flight", sig);
   http_server_stop(SHUTDOWN_GRACE_MS);
   db_housekeeping_stop();
+  db_replicas_stop();
   db_pool_close();
   log_msg(Y_LOG_LEVEL_INFO, NULL, "stopped");
   log_close();

@@ -55,7 +55,12 @@ enum {
   R_LIST = 1u << 5,       /* a list: limit, cursor, sort, count and updated_since allowed */
   R_NO_DB = 1u << 6,      /* never touches the database */
   R_LARGE_BODY = 1u << 7, /* up to HTTP_MAX_IMPORT_BYTES instead of HTTP_MAX_BODY_BYTES */
+  R_READ_PRIMARY = 1u << 8, /* a GET read from the primary unless it is down (not a standby) */
 };
+
+/* The header that carries a write's commit position (db_commit_at) to the client, and back on
+ * a later GET that must see that write (read-your-writes). */
+#define HTTP_POSITION_HEADER "Acredita-Position"
 
 struct route {
   const char *method;
@@ -88,6 +93,7 @@ struct req {
   enum lang lang;
   struct caller caller;
   struct db_conn *db; /* acquired on first use by req_db(); released by dispatch */
+  db_lsn position;    /* a read's Acredita-Position: whoever answers has replayed it (0: none) */
   json_t *body;       /* the parsed body object (R_BODY_JSON, R_BODY_FORM), owned by dispatch */
   struct qpair *query;
   size_t nquery;
@@ -122,7 +128,9 @@ int http_server_port(void);
 /* ---------------------------------------------------------------- context */
 
 /* The request's database connection, acquired on first call; NULL (and the problem set to
- * P_UNAVAILABLE) when none can be had. */
+ * P_UNAVAILABLE) when none can be had. A GET outside a transaction is a read and may be
+ * answered by a standby (db_acquire_read), one that has replayed the Acredita-Position it
+ * carries (a malformed one answers 400); everything else goes to the primary. */
 struct db_conn *req_db(struct req *r);
 /* Runs a statement on the request's connection; on failure sets the problem from the
  * database's answer (503, 409, 422 or 500) and returns NULL. */

@@ -162,12 +162,11 @@ enum problem reply_csv_stream(struct req *r, struct db_stmt *page, int n, const 
 
   /* The request's connection, if it has one, becomes the stream's: dispatch must not give
    * it back, and taking a second one could wait on a pool this request already holds. */
-  s->db = r->db != NULL ? r->db : db_acquire(HTTP_DB_WAIT_MS);
+  s->db = req_db(r); /* a read: a standby may stream it */
   r->db = NULL;
   enum problem rc = P_NONE;
   if (s->db == NULL) {
-    rc = req_fail(r, P_UNAVAILABLE, "The database is unavailable; retry shortly.",
-                  "La base de datos no está disponible; reintente en breve.");
+    rc = r->problem;
     goto fail;
   }
   if (db_command(s->db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") != A_OK) {

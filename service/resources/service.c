@@ -14,7 +14,8 @@ static enum problem healthz(struct req *r) {
   return reply_json(r, 200, "{\"status\":\"ok\"}");
 }
 
-/* Ready when the database answers and its schema is the one this binary was built for. */
+/* Ready when the database answers and its schema is the one this binary was built for;
+ * degraded (still 200: reads are served) when only a standby answers. */
 static enum problem readyz(struct req *r) {
   if (req_db(r) == NULL)
     return r->problem;
@@ -26,8 +27,10 @@ static enum problem readyz(struct req *r) {
     return req_fail(r, P_UNAVAILABLE, "The database schema is version %d; this build needs %d.",
                     "El esquema de la base de datos es la versión %d; se requiere la %d.", have,
                     want);
+  bool writable = db_conn_is_primary(r->db) || db_primary_ping(HTTP_DB_WAIT_MS) == A_OK;
   char body[64];
-  snprintf(body, sizeof body, "{\"status\":\"ready\",\"schema_version\":%d}", have);
+  snprintf(body, sizeof body, "{\"status\":\"%s\",\"schema_version\":%d}",
+           writable ? "ready" : "degraded", have);
   return reply_json(r, 200, body);
 }
 
