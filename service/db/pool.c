@@ -34,8 +34,7 @@ static const char SESSION_OPTIONS[] = "-c statement_timeout=5000 -c timezone=UTC
 static const char BEGIN_BARE[] =
     "BEGIN; SET LOCAL statement_timeout = 5000; SET LOCAL lock_timeout = 3000";
 
-static PGconn *connect_with(const char *url, const char *app, const char *timeout,
-                            bool options) {
+static PGconn *connect_with(const char *url, const char *app, const char *timeout, bool options) {
   /* Later keywords override what the URL says: these settings are part of the service. */
   const char *const keys[] = {"dbname",     "connect_timeout", "application_name",
                               "keepalives", "client_encoding", "options",
@@ -46,7 +45,7 @@ static PGconn *connect_with(const char *url, const char *app, const char *timeou
 }
 
 PGconn *db_open_session(const char *url, const char *application_name, int connect_timeout_s,
-                        bool *bare) {
+                        bool quiet, bool *bare) {
   char timeout[16];
   snprintf(timeout, sizeof timeout, "%d", connect_timeout_s);
   *bare = false;
@@ -60,7 +59,8 @@ PGconn *db_open_session(const char *url, const char *application_name, int conne
   if (pg == NULL)
     return NULL;
   if (PQstatus(pg) != CONNECTION_OK) {
-    log_msg(Y_LOG_LEVEL_WARNING, NULL, "database connection failed: %s", PQerrorMessage(pg));
+    if (!quiet)
+      log_msg(Y_LOG_LEVEL_WARNING, NULL, "database connection failed: %s", PQerrorMessage(pg));
     PQfinish(pg);
     return NULL;
   }
@@ -69,7 +69,7 @@ PGconn *db_open_session(const char *url, const char *application_name, int conne
 
 PGconn *db_connect(const char *url) {
   bool bare;
-  return db_open_session(url, "acredita", 3, &bare);
+  return db_open_session(url, "acredita", 3, false, &bare);
 }
 
 bool db_session_pooled(PGconn *pg) {
@@ -158,8 +158,8 @@ int db_server_count(void) {
 
 void db_server_set_up(struct db_server *s, bool up) {
   if (atomic_exchange(&s->up, up) != up)
-    log_msg(up ? Y_LOG_LEVEL_INFO : Y_LOG_LEVEL_WARNING, NULL, "database %s (%s) is %s",
-            s->name, s->where, up ? "back" : "unreachable");
+    log_msg(up ? Y_LOG_LEVEL_INFO : Y_LOG_LEVEL_WARNING, NULL, "database %s (%s) is %s", s->name,
+            s->where, up ? "back" : "unreachable");
 }
 
 void db_pool_stats(int *size, int *in_use, int *waiting) {
@@ -185,7 +185,7 @@ static bool conn_ensure(struct db_conn *c) {
     PQfinish(c->pg);
     c->pg = NULL;
   }
-  c->pg = db_open_session(c->server->url, "acredita", 3, &c->bare);
+  c->pg = db_open_session(c->server->url, "acredita", 3, false, &c->bare);
   if (c->pg == NULL) {
     db_server_set_up(c->server, false);
     return false;

@@ -29,9 +29,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <yder.h>
 
 #define MONITOR_EVERY_MS 500
+/* How long a read waits, with the primary down, for a standby to replay its position. */
+#define DEGRADED_CATCH_UP_MS 1000
 #define SAMPLES 128 /* a minute of the primary's positions */
 
 /* Why a read did not go to a standby, for the metrics. */
@@ -114,8 +117,15 @@ static struct db_conn *take_standby(int wait_ms, db_lsn at_least, bool any_lag,
     struct db_conn *c = db_server_take(maybe[k], wait_ms);
     if (c == NULL)
       continue;
-    if (replayed_now(c) >= at_least)
-      return c;
+    /* Degraded, nobody else can answer: give the standby a moment to replay what it has
+     * received (a primary shut down cleanly sends it everything first). */
+    for (int waited = 0;; waited += 10) {
+      if (replayed_now(c) >= at_least)
+        return c;
+      if (!any_lag || waited >= DEGRADED_CATCH_UP_MS)
+        break;
+      usleep(10000);
+    }
     db_release(c);
   }
   return NULL;
@@ -211,7 +221,7 @@ static PGresult *probe(struct db_server *s, const char *sql) {
   }
   if (*pg == NULL) {
     bool bare;
-    *pg = db_open_session(s->url, "acredita-monitor", 2, &bare);
+    *pg = db_open_session(s->url, "acredita-monitor", 2, true, &bare);
     if (*pg == NULL)
       return NULL;
   }

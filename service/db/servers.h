@@ -47,9 +47,10 @@ void db_server_set_up(struct db_server *s, bool up);
  * Opens a session with the service's settings: statement and lock timeouts, UTC, UTF-8,
  * application_name. PgBouncer 1.18 refuses the `options` startup parameter that carries the
  * timeouts; then the session is opened without it and *bare is set (db_begin sets them per
- * transaction instead). NULL, with a warning logged, when the server cannot be reached.
+ * transaction instead). NULL when the server cannot be reached (with a warning logged unless
+ * quiet: the monitor reports a server's state changes, not every failed attempt).
  */
 PGconn *db_open_session(const char *url, const char *application_name, int connect_timeout_s,
-                        bool *bare);
+                        bool quiet, bool *bare);
 
 #endif

@@ -239,9 +239,8 @@ static enum problem stats_overview(struct req *r) {
   return P_NONE;
 }
 
-static const struct route ROUTES[] = {
-    {"GET", "/v1/stats/overview", ROLE_ADMIN | ROLE_INL, stats_overview, R_READ_PRIMARY, NULL,
-     NULL},
-    {NULL, NULL, 0, NULL, 0, NULL, NULL}};
+static const struct route ROUTES[] = {{"GET", "/v1/stats/overview", ROLE_ADMIN | ROLE_INL,
+                                       stats_overview, R_READ_PRIMARY, NULL, NULL},
+                                      {NULL, NULL, 0, NULL, 0, NULL, NULL}};
 
 const struct route_table STATS_ROUTES = {"stats", ROUTES};

@@ -147,7 +147,16 @@ void th_boot(const char *name, bool demo) {
   if (demo)
     run_binary(db_url, "seed-demo");
   int port;
-  boot_pid = th_server_spawn(db_url, NULL, &port);
+  const char *via = getenv("TH_DATABASE_VIA");
+  char server_url[512];
+  if (via != NULL && strcmp(via, "pgbouncer") == 0) {
+    const char *bouncer = env_or_die("TEST_PGBOUNCER_URL");
+    snprintf(server_url, sizeof server_url, "%.*s/%s", (int)(strrchr(bouncer, '/') - bouncer),
+             bouncer, dbname);
+  } else {
+    snprintf(server_url, sizeof server_url, "%s", db_url);
+  }
+  boot_pid = th_server_spawn(server_url, NULL, &port);
   char base[64];
   snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
   setenv("TH_URL", base, 1);
@@ -363,4 +372,77 @@ void th_pgctl(const char *action) {
   char cmd[1024];
   snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>&1", env_or_die("TEST_PGCTL"), action);
   cr_assert_eq(system(cmd), 0, "TEST_PGCTL %s failed", action);
+}
+
+/* ------------------------------------------------------------- standby */
+
+const char *th_standby_db_url(void) {
+  static char url[512];
+  const char *base = env_or_die("TEST_STANDBY_URL");
+  const char *db = strrchr(th_db_url(), '/');
+  snprintf(url, sizeof url, "%.*s%s", (int)(strrchr(base, '/') - base), base, db);
+  return url;
+}
+
+void th_standby_ctl(const char *action) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>&1", env_or_die("TEST_STANDBY_CTL"), action);
+  cr_assert_eq(system(cmd), 0, "TEST_STANDBY_CTL %s failed", action);
+}
+
+static char *sql_on(const char *url, const char *sql, bool must) {
+  PGconn *pg = PQconnectdb(url);
+  if (PQstatus(pg) != CONNECTION_OK) {
+    cr_assert(!must, "connect %s: %s", url, PQerrorMessage(pg));
+    PQfinish(pg);
+    return NULL;
+  }
+  PGresult *res = PQexec(pg, sql);
+  ExecStatusType st = PQresultStatus(res);
+  cr_assert(!must || st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK, "%s: %s", sql,
+            PQresultErrorMessage(res));
+  char *v = st == PGRES_TUPLES_OK && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)
+                ? strdup(PQgetvalue(res, 0, 0))
+                : NULL;
+  PQclear(res);
+  PQfinish(pg);
+  return v;
+}
+
+char *th_standby_sql(const char *sql) {
+  return sql_on(th_standby_db_url(), sql, true);
+}
+
+bool th_standby_caught_up(const char *position, int timeout_ms) {
+  char *target = position ? strdup(position) : th_sql("SELECT pg_current_wal_insert_lsn()");
+  char sql[256];
+  snprintf(sql, sizeof sql, "SELECT pg_last_wal_replay_lsn() >= '%s'::pg_lsn", target);
+  free(target);
+  for (int waited = 0; waited <= timeout_ms; waited += 20) {
+    char *v = sql_on(th_standby_db_url(), sql, false);
+    bool done = v != NULL && strcmp(v, "t") == 0;
+    free(v);
+    if (done)
+      return true;
+    usleep(20000);
+  }
+  return false;
+}
+
+double th_metric(const char *base, const char *prefix) {
+  struct th_resp r = th_req_to(base, "GET", "/metrics", NULL, NULL, NULL, 0, NULL);
+  double v = -1;
+  size_t n = strlen(prefix);
+  for (const char *p = r.body; p != NULL && *p != '\0';) {
+    const char *eol = strchr(p, '\n');
+    if (strncmp(p, prefix, n) == 0) {
+      const char *space = memchr(p, ' ', eol ? (size_t)(eol - p) : strlen(p));
+      if (space != NULL)
+        v = strtod(space + 1, NULL);
+      break;
+    }
+    p = eol ? eol + 1 : NULL;
+  }
+  th_free(&r);
+  return v;
 }
