@@ -21,6 +21,8 @@
 #                              Debian's pgbouncer on 127.0.0.1:PORT in transaction pooling mode,
 #                              every database of the cluster on TARGET_PORT; files in DIR
 #   pgbouncer_stop DIR         stops it; no-op when it is not running
+#   pg_archive_opts DIR        prints, one per line, the pg_start options that archive every WAL
+#                              segment into DIR (continuous archiving, for point-in-time recovery)
 #
 # initdb and postgres refuse to run as root (shared/STACK.md): as root everything that touches
 # the cluster runs as the postgres user, and every parent of DIR must be searchable by it.
@@ -297,4 +299,20 @@ pgbouncer_stop() {
     sleep 0.05
   done
   kill -9 "$pid" 2>/dev/null || true
+}
+
+# Continuous archiving into DIR: each WAL segment is copied there when it is complete (or after
+# archive_timeout), under a temporary name first so that a half-copied file never looks
+# archived; an existing file is never overwritten. For pg_start:
+#   mapfile -t opts < <(pg_archive_opts "$dir"); pg_start "$pgdir" "$port" "${opts[@]}"
+pg_archive_opts() {
+  local dir
+  dir=$(_pg_abs "$1") || return 1
+  case $dir in *[!A-Za-z0-9_./-]*)
+    echo "pg.sh: the archive directory's path may hold only letters, digits, _ . / -" >&2
+    return 1
+    ;;
+  esac
+  printf '%s\n' -c archive_mode=on -c archive_timeout=60 -c \
+    "archive_command='test ! -f $dir/%f && cp %p $dir/%f.part && mv $dir/%f.part $dir/%f'"
 }
