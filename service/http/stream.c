@@ -169,17 +169,31 @@ enum problem reply_csv_stream(struct req *r, struct db_stmt *page, int n, const 
     rc = r->problem;
     goto fail;
   }
-  if (db_command(s->db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") != A_OK) {
-    rc = problem_from_db(r, s->db);
-    goto fail;
-  }
-  s->db->tx_depth = 1;
-  /* A generic plan of a keyset page cannot seek to the cursor (its parameters may be NULL):
-   * it scans and sorts the whole table for every batch. Plan each batch for its values. */
-  if (db_command(s->db, "SET LOCAL plan_cache_mode = force_custom_plan") != A_OK ||
-      stream_fetch(s) != A_OK) {
-    rc = problem_from_db(r, s->db);
-    goto fail;
+  for (int attempt = 0;; attempt++) {
+    if (db_command(s->db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") == A_OK) {
+      s->db->tx_depth = 1;
+      /* A generic plan of a keyset page cannot seek to the cursor (its parameters may be
+       * NULL): it scans and sorts the whole table for every batch. Plan each batch for its
+       * values. */
+      if (db_command(s->db, "SET LOCAL plan_cache_mode = force_custom_plan") == A_OK &&
+          stream_fetch(s) == A_OK)
+        break;
+    }
+    /* Its server went away before the first row (a standby stopped, say): another one can
+     * stream it from the start. */
+    if (PQstatus(s->db->pg) == CONNECTION_OK)
+      db_rollback(s->db);
+    s->db->tx_depth = 0;
+    if (attempt > 0 || !db_read_retryable(s->db)) {
+      rc = problem_from_db(r, s->db);
+      goto fail;
+    }
+    s->db = db_reacquire_read(s->db, HTTP_DB_WAIT_MS, r->position);
+    if (s->db == NULL) {
+      rc = req_fail(r, P_UNAVAILABLE, "The database is unavailable; retry shortly.",
+                    "La base de datos no está disponible; reintente en breve.");
+      goto fail;
+    }
   }
   if (ulfius_set_stream_response(r->out, 200, stream_next, stream_free, U_STREAM_SIZE_UNKNOWN,
                                  CSV_BLOCK_BYTES, s) != U_OK) {

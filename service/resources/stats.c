@@ -78,7 +78,7 @@ static void watch(PGconn *pg) {
 }
 
 static void *listen_loop(void *arg) {
-  const char *url = arg; /* owned by this thread, which runs as long as the process */
+  char *url = arg; /* owned by this thread, which runs as long as the process */
   const char *const keys[] = {"dbname",
                               "application_name",
                               "keepalives",
@@ -97,6 +97,7 @@ static void *listen_loop(void *arg) {
       log_msg(Y_LOG_LEVEL_INFO, NULL,
               "stats: a pooler is in between; the overview is cached per change-feed position");
       PQfinish(pg);
+      free(url);
       return NULL;
     }
     if (PQstatus(pg) == CONNECTION_OK) {

@@ -63,11 +63,16 @@ static double lag(void) {
   return th_metric(server(), "acredita_db_standby_lag_seconds{server=\"standby1\"");
 }
 
-static struct th_resp get(const char *path, const char *position) {
-  char h[128];
+static struct th_resp get_as(const char *path, const char *position, const char *accept) {
+  char h[128], a[64];
   snprintf(h, sizeof h, "Acredita-Position: %s", position ? position : "");
-  const char *const headers[] = {position ? h : NULL, NULL};
+  snprintf(a, sizeof a, "Accept: %s", accept ? accept : "application/json");
+  const char *const headers[] = {a, position ? h : NULL, NULL};
   return th_req_to(server(), "GET", path, th_admin(), NULL, NULL, 0, headers);
+}
+
+static struct th_resp get(const char *path, const char *position) {
+  return get_as(path, position, NULL);
 }
 
 static struct th_resp create_webinar(const char *title, const char *key) {
@@ -205,19 +210,26 @@ struct load {
   atomic_bool failed_once;
 };
 
-static const char *const READ_PATHS[] = {
-    "/v1/agencies?limit=10", "/v1/agencies/a0000000-0000-4000-8000-000000000001",
-    "/v1/webinars?limit=5",  "/v1/changes?limit=5",
-    "/v1/stats/overview",    "/v1/standards?limit=5",
-    "/v1/workshops",
+static const struct {
+  const char *path, *accept;
+} READS[] = {
+    {"/v1/agencies?limit=10", NULL},
+    {"/v1/agencies/a0000000-0000-4000-8000-000000000001", NULL},
+    {"/v1/webinars?limit=5", NULL},
+    {"/v1/changes?limit=5", NULL},
+    {"/v1/stats/overview", NULL},
+    {"/v1/standards?limit=5", NULL},
+    {"/v1/workshops", NULL},
+    {"/v1/agencies?state=MX-QUE", "text/csv"}, /* streamed from one snapshot */
 };
 
 static void *read_loop(void *arg) {
   struct load *l = arg;
   for (unsigned i = 0; !atomic_load(&l->stop); i++) {
     int phase = atomic_load(&l->phase);
-    const char *path = READ_PATHS[i % (sizeof READ_PATHS / sizeof *READ_PATHS)];
-    struct th_resp r = get(path, NULL);
+    unsigned k = i % (sizeof READS / sizeof *READS);
+    const char *path = READS[k].path;
+    struct th_resp r = get_as(path, NULL, READS[k].accept);
     atomic_fetch_add(&l->gets[phase], 1);
     if (r.status != 200) {
       atomic_fetch_add(&l->get_failures[phase], 1);
