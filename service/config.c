@@ -230,10 +230,12 @@ static int load_replica_settings(void) {
     g_config.db_statements = DB_STATEMENTS_AUTO;
   else if (strcmp(st, "named") == 0)
     g_config.db_statements = DB_STATEMENTS_NAMED;
+  else if (strcmp(st, "pooled") == 0)
+    g_config.db_statements = DB_STATEMENTS_POOLED;
   else if (strcmp(st, "unnamed") == 0)
     g_config.db_statements = DB_STATEMENTS_UNNAMED;
   else
-    return fail("DB_STATEMENTS", "must be auto, named or unnamed");
+    return fail("DB_STATEMENTS", "must be auto, named, pooled or unnamed");
   return A_OK;
 }
 

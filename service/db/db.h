@@ -44,7 +44,8 @@ struct db_server;
 struct db_conn {
   PGconn *pg;
   struct db_server *server; /* the server this connection belongs to */
-  bool unnamed; /* send statements unnamed (PQexecParams): a pooler is in between (see pool.c) */
+  bool unnamed;             /* send every statement unnamed (PQexecParams) */
+  bool pooled;  /* a pooler is in between: statements named by their text (see pool.c) */
   bool bare;    /* the session lacks the startup options: timeouts are set per transaction */
   int tx_depth; /* 1 inside BEGIN … COMMIT */
   enum db_status status;
@@ -55,11 +56,18 @@ struct db_conn {
   bool prepared[DB_MAX_STMTS];
 };
 
-/* How statements are sent. Named prepared statements are the fastest, but a pooler in
- * transaction mode (PgBouncer before 1.21) may run a statement on another server connection
- * than the one that prepared it; unnamed ones (PQexecParams) work everywhere. auto: named,
- * unless the connection turns out to reach PostgreSQL through a pooler. */
-enum db_statements { DB_STATEMENTS_AUTO, DB_STATEMENTS_NAMED, DB_STATEMENTS_UNNAMED };
+/* How statements are sent (DB_STATEMENTS). Named prepared statements are planned once per
+ * session; a pooler in transaction mode (PgBouncer before 1.21) may run one on another server
+ * connection than the one that prepared it. pooled: statements named by their text, prepared
+ * again wherever a server connection lacks one, and unnamed inside transactions (pool.c).
+ * unnamed: PQexecParams for everything, planned at every call. auto: named, or pooled when
+ * the connection turns out to reach PostgreSQL through a pooler. */
+enum db_statements {
+  DB_STATEMENTS_AUTO,
+  DB_STATEMENTS_NAMED,
+  DB_STATEMENTS_POOLED,
+  DB_STATEMENTS_UNNAMED
+};
 
 /* Sizes the pool of the primary (url); connections are opened on first use, so the service
  * starts (and answers /healthz) while the database is down. */
