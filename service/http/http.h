@@ -47,15 +47,15 @@ struct qparam {
 
 /* Route flags. */
 enum {
-  R_TX = 1u << 0,           /* run inside one transaction: commit on success, roll back on error */
-  R_IDEMPOTENT = 1u << 1,   /* honours Idempotency-Key (implies R_TX) */
-  R_BODY_JSON = 1u << 2,    /* takes application/json; parsed into r->body (an object) */
-  R_BODY_FORM = 1u << 3,    /* also takes application/x-www-form-urlencoded into r->body */
-  R_BODY_RAW = 1u << 4,     /* takes NDJSON or CSV; the handler reads r->in->binary_body */
-  R_LIST = 1u << 5,         /* a list: limit, cursor, sort, count and updated_since allowed */
-  R_NO_DB = 1u << 6,        /* never touches the database */
-  R_LARGE_BODY = 1u << 7,   /* up to HTTP_MAX_IMPORT_BYTES instead of HTTP_MAX_BODY_BYTES */
-  R_READ_PRIMARY = 1u << 8, /* a GET read from the primary unless it is down (not a standby) */
+  R_TX = 1u << 0,         /* run inside one transaction: commit on success, roll back on error */
+  R_IDEMPOTENT = 1u << 1, /* honours Idempotency-Key (implies R_TX) */
+  R_BODY_JSON = 1u << 2,  /* takes application/json; parsed into r->body (an object) */
+  R_BODY_FORM = 1u << 3,  /* also takes application/x-www-form-urlencoded into r->body */
+  R_BODY_RAW = 1u << 4,   /* takes NDJSON or CSV; the handler reads r->in->binary_body */
+  R_LIST = 1u << 5,       /* a list: limit, cursor, sort, count and updated_since allowed */
+  R_NO_DB = 1u << 6,      /* never touches the database */
+  R_LARGE_BODY = 1u << 7, /* up to HTTP_MAX_IMPORT_BYTES instead of HTTP_MAX_BODY_BYTES */
+  R_PRIMARY = 1u << 8,    /* a GET the primary answers unless it is down (not a standby) */
 };
 
 /* The header that carries a write's commit position (db_commit_at) to the client, and back on

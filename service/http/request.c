@@ -26,7 +26,7 @@ struct db_conn *req_db(struct req *r) {
         return NULL;
       }
       r->db = db_acquire_read(HTTP_DB_WAIT_MS, r->position,
-                              (r->route->flags & R_READ_PRIMARY) ? DB_READ_PRIMARY_FIRST : 0);
+                              (r->route->flags & R_PRIMARY) ? DB_READ_PRIMARY_FIRST : 0);
     } else {
       r->db = db_acquire(HTTP_DB_WAIT_MS);
     }

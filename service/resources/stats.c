@@ -21,7 +21,7 @@
  *
  * Notifications are not replicated, and a standby replays a commit a little after the
  * primary notified it: a document computed on a standby could miss the change whose
- * notification made it current. So the overview is read from the primary (R_READ_PRIMARY),
+ * notification made it current. So the overview is read from the primary (R_PRIMARY),
  * and from a standby only while the primary is down, when the listener has lost its
  * connection and the key is the standby's own feed position.
  */
@@ -240,8 +240,8 @@ static enum problem stats_overview(struct req *r) {
   return P_NONE;
 }
 
-static const struct route ROUTES[] = {{"GET", "/v1/stats/overview", ROLE_ADMIN | ROLE_INL,
-                                       stats_overview, R_READ_PRIMARY, NULL, NULL},
-                                      {NULL, NULL, 0, NULL, 0, NULL, NULL}};
+static const struct route ROUTES[] = {
+    {"GET", "/v1/stats/overview", ROLE_ADMIN | ROLE_INL, stats_overview, R_PRIMARY, NULL, NULL},
+    {NULL, NULL, 0, NULL, 0, NULL, NULL}};
 
 const struct route_table STATS_ROUTES = {"stats", ROUTES};
