@@ -123,7 +123,8 @@ results=$tmp/results.tsv
 scenario() {
   local name=$1 script=$2 path=$3 rps=() p99=() out i
   local t0 a0 p0 s0 b0 w0 t1
-  BENCH_IDS=$tmp/ids BENCH_PATH=/v1/agencies/%s BENCH_TOKEN=$token \
+  BENCH_IDS=$tmp/ids BENCH_PATH=/v1/agencies/%s BENCH_TOKEN=$token BENCH_TAG="warm-$(date +%s%N)" \
+    BENCH_BODY=${BENCH_BODY:-} BENCH_INM=${BENCH_INM:-} \
     wrk -t1 -c$conns -d2s -s "bench/$script" "$base$path" >/dev/null # warm-up
   local r_primary r_standby
   r_primary=$(reads primary)
@@ -138,7 +139,7 @@ scenario() {
   w0=$wrk_ticks
   for i in $(seq "$runs"); do
     out=$(BENCH_IDS=$tmp/ids BENCH_PATH=/v1/agencies/%s BENCH_TOKEN=$token \
-      BENCH_TAG="$(date +%s%N)-$i" BENCH_BODY=${BENCH_BODY:-} \
+      BENCH_TAG="$(date +%s%N)-$i" BENCH_BODY=${BENCH_BODY:-} BENCH_INM=${BENCH_INM:-} \
       wrk -t1 -c$conns -d"${seconds}s" --timeout 5s -s "bench/$script" "$base$path")
     read -r _ r _ b e s <<<"$(grep '^RESULT' <<<"$out")"
     [ "$((e + s))" -eq 0 ] || echo "scaling: $name: $e errors, $s bad answers" >&2
@@ -180,6 +181,13 @@ stop_service
 start_service DATABASE_URL="$primary_url" DATABASE_REPLICA_URLS="$standby_url"
 scenario "GET /v1/agencies/{id}, reads from the standby" ids.lua /
 scenario "GET /v1/agencies?limit=50, reads from the standby" get.lua "/v1/agencies?limit=50"
+# A partner's poll when nothing changed: its own cursor back, answered 304 to If-None-Match.
+cursor=$(curl -s "$base/v1/changes?after=now" -H "Authorization: Bearer $token" |
+  sed -nE 's/.*"next_cursor" ?: ?"([^"]*)".*/\1/p')
+etag=$(curl -si "$base/v1/changes?after=$cursor" -H "Authorization: Bearer $token" |
+  sed -n 's/^[Ee][Tt]ag: //p' | tr -d '\r')
+BENCH_INM=$etag scenario "GET /v1/changes, an empty poll (304), from the standby" get.lua \
+  "/v1/changes?after=$cursor"
 BENCH_BODY='{"title":{"es":"Bench {n}"},"starts_at":"2031-01-01T10:00:00Z","audience":"public"}' \
   scenario "POST /v1/webinars, standby replaying" post.lua /v1/webinars
 stop_service

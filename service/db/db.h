@@ -142,8 +142,9 @@ int db_commit_at(struct db_conn *c, char *position, size_t cap);
 int db_wal_position(struct db_conn *c, char *position, size_t cap);
 int db_rollback(struct db_conn *c);
 
-/* A standalone connection with the service's session settings (for migrate, seed, tests).
- * NULL with a message on stderr when it cannot connect. Close with PQfinish(). */
+/* A standalone connection with the service's session settings but the statement timeout
+ * (for migrate, seed-demo, user create, tests). NULL with a message on stderr when it cannot
+ * connect. Close with PQfinish(). */
 PGconn *db_connect(const char *url);
 
 /* Migrations embedded in the binary at build time (db/migrations/NNNN_name.sql). */

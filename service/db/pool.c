@@ -30,30 +30,33 @@ static atomic_int next_stmt_id = 1;
 /* The settings every session of the service runs with. */
 static const char SESSION_OPTIONS[] = "-c statement_timeout=5000 -c timezone=UTC "
                                       "-c lock_timeout=3000";
+/* The same for the commands (migrate, seed-demo, user create) but the statement timeout,
+ * which is a request's budget: a migration or the demo load may rightly take longer. */
+static const char COMMAND_OPTIONS[] = "-c timezone=UTC -c lock_timeout=3000";
 /* The same, for a session opened without them (db_begin, behind PgBouncer 1.18). */
 static const char BEGIN_BARE[] =
     "BEGIN; SET LOCAL statement_timeout = 5000; SET LOCAL lock_timeout = 3000";
 
-static PGconn *connect_with(const char *url, const char *app, const char *timeout, bool options) {
+static PGconn *connect_with(const char *url, const char *app, const char *timeout,
+                            const char *options) {
   /* Later keywords override what the URL says: these settings are part of the service. */
   const char *const keys[] = {"dbname",     "connect_timeout", "application_name",
                               "keepalives", "client_encoding", "options",
                               NULL};
-  const char *const vals[] = {url, timeout, app, "1", "UTF8", options ? SESSION_OPTIONS : NULL,
-                              NULL};
+  const char *const vals[] = {url, timeout, app, "1", "UTF8", options, NULL};
   return PQconnectdbParams(keys, vals, 1);
 }
 
-PGconn *db_open_session(const char *url, const char *application_name, int connect_timeout_s,
-                        bool quiet, bool *bare) {
+static PGconn *open_with(const char *url, const char *application_name, int connect_timeout_s,
+                         const char *options, bool quiet, bool *bare) {
   char timeout[16];
   snprintf(timeout, sizeof timeout, "%d", connect_timeout_s);
   *bare = false;
-  PGconn *pg = connect_with(url, application_name, timeout, true);
+  PGconn *pg = connect_with(url, application_name, timeout, options);
   if (pg != NULL && PQstatus(pg) != CONNECTION_OK &&
       strstr(PQerrorMessage(pg), "unsupported startup parameter") != NULL) {
     PQfinish(pg);
-    pg = connect_with(url, application_name, timeout, false);
+    pg = connect_with(url, application_name, timeout, NULL);
     *bare = true;
   }
   if (pg == NULL)
@@ -67,9 +70,14 @@ PGconn *db_open_session(const char *url, const char *application_name, int conne
   return pg;
 }
 
+PGconn *db_open_session(const char *url, const char *application_name, int connect_timeout_s,
+                        bool quiet, bool *bare) {
+  return open_with(url, application_name, connect_timeout_s, SESSION_OPTIONS, quiet, bare);
+}
+
 PGconn *db_connect(const char *url) {
   bool bare;
-  return db_open_session(url, "acredita", 3, false, &bare);
+  return open_with(url, "acredita", 3, COMMAND_OPTIONS, false, &bare);
 }
 
 bool db_session_pooled(PGconn *pg) {
