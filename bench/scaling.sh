@@ -213,7 +213,7 @@ stop_service
   echo "# Scaling measurements (bench/scaling.sh)"
   echo
   echo "$(date -u +%Y-%m-%d), $(nproc) cores ($(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -n 1)),"
-  echo "load average before: $load_before. PostgreSQL $(psql -XAt "$primary_url" -c 'SHOW server_version' | cut -d' ' -f1),"
+  echo "load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg). PostgreSQL $(psql -XAt "$primary_url" -c 'SHOW server_version' | cut -d' ' -f1),"
   echo "$(pgbouncer --version | head -n 1). $(sql "SELECT count(*) FROM agencies") agencies. wrk -t1 -c$conns,"
   echo "$runs run(s) of ${seconds}s per scenario (medians); CPU is cores used on average over the runs."
   echo
