@@ -410,8 +410,10 @@ PGresult *db_exec(struct db_conn *c, struct db_stmt *s, int nparams, const char 
       if (!c->prepared[id]) {
         PGresult *prep = PQprepare(c->pg, s->name, s->sql, ntypes, types);
         if (!result_ok(prep)) {
-          if (should_retry(c, retried))
+          if (should_retry(c, retried)) {
+            PQclear(prep);
             continue;
+          }
           record_failure(c, prep);
           return NULL;
         }
