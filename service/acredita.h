@@ -113,7 +113,10 @@ struct config {
   char *jwt_audience;
   char **cors_origins; /* NULL-terminated; {"*"} allows any */
   int db_pool_size;
-  int log_level; /* a yder level */
+  char **replica_urls;    /* DATABASE_REPLICA_URLS, NULL-terminated (empty without standbys) */
+  int replica_max_lag_ms; /* REPLICA_MAX_LAG */
+  int db_statements;      /* DB_STATEMENTS: an enum db_statements */
+  int log_level;          /* a yder level */
   enum log_format log_format;
   unsigned char cursor_key[32]; /* derived from the JWT key material: cursors are MAC'd */
   /* Webhook deliveries (webhooks/): loopback receivers over http allowed (development and

@@ -6,6 +6,8 @@
  */
 #include "acredita.h"
 
+#include "db/db.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <orcania.h>
@@ -177,6 +179,82 @@ static int load_webhook_settings(void) {
              : A_ERR;
 }
 
+/* Where the next server of a comma-separated list starts: after a comma followed by a URI
+ * scheme or a keyword=value pair. Other commas belong to the server (a URI with several
+ * hosts: postgresql://a,b/db). */
+static const char *next_server(const char *p) {
+  for (const char *comma = strchr(p, ','); comma != NULL; comma = strchr(comma + 1, ',')) {
+    const char *q = comma + 1;
+    while (*q == ' ' || *q == '\t')
+      q++;
+    size_t word = strspn(q, "abcdefghijklmnopqrstuvwxyz_");
+    if (strncmp(q, "postgresql://", 13) == 0 || strncmp(q, "postgres://", 11) == 0 ||
+        (word > 0 && q[word + strspn(q + word, " ")] == '='))
+      return comma;
+  }
+  return NULL;
+}
+
+/* DATABASE_REPLICA_URLS: libpq connection strings or URIs of hot standbys, comma-separated;
+ * REPLICA_MAX_LAG: seconds (decimals allowed) a standby may lag and still be read from. */
+static int load_replica_settings(void) {
+  const char *v = getenv("DATABASE_REPLICA_URLS");
+  size_t n = 0;
+  g_config.replica_urls = calloc(10, sizeof(char *));
+  if (g_config.replica_urls == NULL)
+    return A_ERR;
+  for (const char *p = v; p != NULL && *p != '\0';) {
+    const char *end = next_server(p);
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    char *url = o_strndup(p, len);
+    const char *t = trimwhitespace(url);
+    char *err = NULL;
+    PQconninfoOption *opts = *t ? PQconninfoParse(t, &err) : NULL;
+    if (*t != '\0' && opts == NULL) {
+      char why[300];
+      snprintf(why, sizeof why, "not a libpq connection string or URI: %s",
+               err ? err : "cannot be parsed");
+      PQfreemem(err);
+      o_free(url);
+      return fail("DATABASE_REPLICA_URLS", why);
+    }
+    PQconninfoFree(opts);
+    if (*t != '\0') {
+      if (n == 8) {
+        o_free(url);
+        return fail("DATABASE_REPLICA_URLS", "at most 8 standbys");
+      }
+      g_config.replica_urls[n++] = o_strdup(t);
+    }
+    o_free(url);
+    p = end ? end + 1 : NULL;
+  }
+
+  const char *lag = getenv("REPLICA_MAX_LAG");
+  g_config.replica_max_lag_ms = 5000;
+  if (lag != NULL && *lag != '\0') {
+    char *end;
+    errno = 0;
+    double s = strtod(lag, &end);
+    if (errno != 0 || end == lag || *end != '\0' || !(s > 0) || s > 3600)
+      return fail("REPLICA_MAX_LAG", "must be a number of seconds above 0, at most 3600");
+    g_config.replica_max_lag_ms = (int)(s * 1000.0 + 0.5);
+  }
+
+  const char *st = getenv("DB_STATEMENTS");
+  if (st == NULL || *st == '\0' || strcmp(st, "auto") == 0)
+    g_config.db_statements = DB_STATEMENTS_AUTO;
+  else if (strcmp(st, "named") == 0)
+    g_config.db_statements = DB_STATEMENTS_NAMED;
+  else if (strcmp(st, "pooled") == 0)
+    g_config.db_statements = DB_STATEMENTS_POOLED;
+  else if (strcmp(st, "unnamed") == 0)
+    g_config.db_statements = DB_STATEMENTS_UNNAMED;
+  else
+    return fail("DB_STATEMENTS", "must be auto, named, pooled or unnamed");
+  return A_OK;
+}
+
 int config_load(bool need_db, bool need_keys) {
   memset(&g_config, 0, sizeof g_config);
   if (load_log_settings() != A_OK)
@@ -193,7 +271,7 @@ int config_load(bool need_db, bool need_keys) {
   const char *bind = getenv("BIND_ADDRESS");
   g_config.bind_address = o_strdup(bind != NULL && *bind != '\0' ? bind : "127.0.0.1");
   if (load_jwt_settings(need_keys) != A_OK || load_cors_settings() != A_OK ||
-      load_webhook_settings() != A_OK)
+      load_webhook_settings() != A_OK || load_replica_settings() != A_OK)
     return A_ERR;
   return A_OK;
 }
@@ -206,6 +284,11 @@ void config_free(void) {
   free(g_config.jwt_public_key);
   o_free(g_config.jwt_issuer);
   o_free(g_config.jwt_audience);
+  if (g_config.replica_urls != NULL) {
+    for (char **u = g_config.replica_urls; *u != NULL; u++)
+      o_free(*u);
+    free(g_config.replica_urls);
+  }
   if (g_config.cors_origins != NULL) {
     for (char **o = g_config.cors_origins; *o != NULL; o++)
       o_free(*o);

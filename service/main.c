@@ -54,9 +54,12 @@ static int cmd_serve(void) {
     }
   }
   log_init();
-  if (db_pool_init(g_config.database_url, g_config.db_pool_size) != A_OK ||
-      http_server_start(ALL_ROUTES) != A_OK || db_housekeeping_start() != A_OK ||
-      webhook_worker_start() != A_OK) {
+  int rc = db_pool_init(g_config.database_url, g_config.db_pool_size,
+                        (enum db_statements)g_config.db_statements);
+  for (char **url = g_config.replica_urls; rc == A_OK && *url != NULL; url++)
+    rc = db_pool_add_standby(*url);
+  if (rc != A_OK || http_server_start(ALL_ROUTES) != A_OK || db_housekeeping_start() != A_OK ||
+      webhook_worker_start() != A_OK || db_replicas_start(g_config.replica_max_lag_ms) != A_OK) {
     log_close();
     return 1;
   }
@@ -67,6 +70,7 @@ static int cmd_serve(void) {
   db_housekeeping_stop();
   webhook_worker_stop();
   calendar_shutdown();
+  db_replicas_stop();
   db_pool_close();
   log_msg(Y_LOG_LEVEL_INFO, NULL, "stopped");
   log_close();

@@ -13,6 +13,16 @@
 #   pg_stop DIR                stops it (fast shutdown); no-op when it is not running
 #   pg_running DIR             true when the cluster in DIR is running
 #   pg_url DIR PORT [DB]       prints postgresql://USER@127.0.0.1:PORT/DB (DB defaults to postgres)
+#   pg_standby_init DIR PORT   a hot standby of the cluster on 127.0.0.1:PORT in DIR
+#                              (pg_basebackup -R: it streams from that primary once started)
+#   pg_ctl_script OUT DIR PORT [-c name=value ...]
+#                              writes OUT, an executable taking stop|start|status for that cluster
+#   pgbouncer_start DIR PORT TARGET_PORT
+#                              Debian's pgbouncer on 127.0.0.1:PORT in transaction pooling mode,
+#                              every database of the cluster on TARGET_PORT; files in DIR
+#   pgbouncer_stop DIR         stops it; no-op when it is not running
+#   pg_archive_opts DIR        prints, one per line, the pg_start options that archive every WAL
+#                              segment into DIR (continuous archiving, for point-in-time recovery)
 #
 # initdb and postgres refuse to run as root (shared/STACK.md): as root everything that touches
 # the cluster runs as the postgres user, and every parent of DIR must be searchable by it.
@@ -184,4 +194,125 @@ pg_stop() {
 
 pg_url() {
   printf 'postgresql://%s@127.0.0.1:%s/%s\n' "$(pg_cluster_user)" "$2" "${3:-postgres}"
+}
+
+# A hot standby: a base backup of the running cluster on 127.0.0.1:$2 with -R, which writes
+# primary_conninfo and standby.signal, so that it streams from that primary once started.
+pg_standby_init() {
+  local dir=$1 port=$2 bindir
+  bindir=$(pg_bindir) || return 1
+  [ -f "$dir/PG_VERSION" ] && return 0
+  mkdir -p "$dir"
+  dir=$(_pg_abs "$dir")
+  chmod 700 "$dir"
+  _pg_own "$dir"
+  _pg_check_access "$dir" || return 1
+  pg_as_cluster_user "$bindir/pg_basebackup" -D "$dir" -R -X stream -c fast \
+    -d "host=127.0.0.1 port=$port user=$(pg_cluster_user) dbname=postgres" \
+    >"$dir/../basebackup.log" 2>&1 || {
+    echo "pg.sh: pg_basebackup failed:" >&2
+    cat "$dir/../basebackup.log" >&2
+    return 1
+  }
+}
+
+# Writes an executable OUT: `OUT stop|start|status` stops, starts (with the same options) or
+# asks about the cluster in DIR on PORT. Tests use it to simulate an outage.
+pg_ctl_script() {
+  local out=$1 dir=$2 port=$3 root
+  shift 3
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  {
+    echo '#!/usr/bin/env bash'
+    echo '# Stops, starts or asks about one throwaway PostgreSQL cluster (script/lib/pg.sh).'
+    echo 'set -euo pipefail'
+    printf 'source %q\n' "$root/script/lib/pg.sh"
+    printf 'dir=%q\n' "$(_pg_abs "$dir")"
+    printf 'port=%q\n' "$port"
+    printf 'opts=(%s)\n' "$(printf '%q ' "$@")"
+    cat <<'EOF'
+case "${1:-}" in
+stop) pg_stop "$dir" ;;
+start) pg_running "$dir" || pg_start "$dir" "$port" "${opts[@]}" ;;
+status) pg_running "$dir" && echo running || { echo stopped; exit 3; } ;;
+*)
+  echo "usage: $0 stop|start|status" >&2
+  exit 2
+  ;;
+esac
+EOF
+  } >"$out"
+  chmod 755 "$out"
+}
+
+# PgBouncer (Debian's package) in transaction pooling mode, the way a deployment runs it in
+# front of PostgreSQL: every database of the cluster on TARGET_PORT, trust authentication on
+# loopback. It runs as the cluster user (it refuses root).
+pgbouncer_start() {
+  local dir=$1 port=$2 target=$3 i
+  command -v pgbouncer >/dev/null 2>&1 || {
+    echo "pg.sh: pgbouncer is not installed; run script/bootstrap" >&2
+    return 1
+  }
+  mkdir -p "$dir"
+  dir=$(_pg_abs "$dir")
+  printf '"%s" ""\n' "$(pg_cluster_user)" >"$dir/userlist.txt"
+  cat >"$dir/pgbouncer.ini" <<EOF
+[databases]
+* = host=127.0.0.1 port=$target
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/userlist.txt
+pool_mode = transaction
+max_client_conn = 1000
+default_pool_size = 20
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+admin_users = $(pg_cluster_user)
+EOF
+  _pg_own "$dir" "$dir"/*
+  pg_as_cluster_user pgbouncer -d "$dir/pgbouncer.ini" >>"$dir/stderr" 2>&1 || {
+    echo "pg.sh: pgbouncer did not start:" >&2
+    tail -n 20 "$dir/stderr" "$dir/pgbouncer.log" >&2 2>/dev/null
+    return 1
+  }
+  for ((i = 0; i < 100; i++)); do
+    _pg_port_busy "$port" && return 0
+    sleep 0.05
+  done
+  echo "pg.sh: pgbouncer does not listen on $port" >&2
+  return 1
+}
+
+pgbouncer_stop() {
+  local dir=$1 pid i
+  [ -f "$dir/pgbouncer.pid" ] || return 0
+  pid=$(cat "$dir/pgbouncer.pid" 2>/dev/null || true)
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -INT "$pid" 2>/dev/null || true # SIGINT: shut down now (SIGTERM waits for clients)
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.05
+  done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
+# Continuous archiving into DIR: each WAL segment is copied there when it is complete (or after
+# archive_timeout), under a temporary name first so that a half-copied file never looks
+# archived; an existing file is never overwritten. For pg_start:
+#   mapfile -t opts < <(pg_archive_opts "$dir"); pg_start "$pgdir" "$port" "${opts[@]}"
+pg_archive_opts() {
+  local dir
+  dir=$(_pg_abs "$1") || return 1
+  case $dir in *[!A-Za-z0-9_./-]*)
+    echo "pg.sh: the archive directory's path may hold only letters, digits, _ . / -" >&2
+    return 1
+    ;;
+  esac
+  printf '%s\n' -c archive_mode=on -c archive_timeout=60 -c \
+    "archive_command='test ! -f $dir/%f && cp %p $dir/%f.part && mv $dir/%f.part $dir/%f'"
 }

@@ -1,6 +1,7 @@
 /*
- * db.h — PostgreSQL: a bounded pool of connections, prepared statements, transactions,
- * migrations and the demo data. Nothing here knows about HTTP.
+ * db.h — PostgreSQL: bounded pools of connections to the primary and its hot standbys,
+ * prepared statements, transactions, migrations and the demo data. Nothing here knows about
+ * HTTP.
  */
 #ifndef ACREDITA_DB_H
 #define ACREDITA_DB_H
@@ -39,8 +40,14 @@ enum db_status {
   DB_ERROR,              /* anything else: a bug */
 };
 
+struct db_server;
+
 struct db_conn {
   PGconn *pg;
+  struct db_server *server; /* the server this connection belongs to */
+  bool unnamed;             /* send every statement unnamed (PQexecParams) */
+  bool pooled;  /* a pooler is in between: statements named by their text (see pool.c) */
+  bool bare;    /* the session lacks the startup options: timeouts are set per transaction */
   int tx_depth; /* 1 inside BEGIN … COMMIT */
   enum db_status status;
   char sqlstate[6];
@@ -50,14 +57,29 @@ struct db_conn {
   bool prepared[DB_MAX_STMTS];
 };
 
-/* Sizes the pool; connections are opened on first use, so the service starts (and answers
- * /healthz) while the database is down. */
-int db_pool_init(const char *url, int size);
+/* How statements are sent (DB_STATEMENTS). Named prepared statements are planned once per
+ * session; a pooler in transaction mode (PgBouncer before 1.21) may run one on another server
+ * connection than the one that prepared it. pooled: statements named by their text, prepared
+ * again wherever a server connection lacks one, and unnamed inside transactions (pool.c).
+ * unnamed: PQexecParams for everything, planned at every call. auto: named, or pooled when
+ * the connection turns out to reach PostgreSQL through a pooler. */
+enum db_statements {
+  DB_STATEMENTS_AUTO,
+  DB_STATEMENTS_NAMED,
+  DB_STATEMENTS_POOLED,
+  DB_STATEMENTS_UNNAMED
+};
+
+/* Sizes the pool of the primary (url); connections are opened on first use, so the service
+ * starts (and answers /healthz) while the database is down. */
+int db_pool_init(const char *url, int size, enum db_statements statements);
+/* Adds a hot standby, with a pool of the same size, before threads start. A_ERR past eight. */
+int db_pool_add_standby(const char *url);
 void db_pool_close(void);
 
-/* Takes a connection, waiting up to wait_ms for one to be free. Returns NULL when none came
- * free in time or the database cannot be reached. The connection is the caller's until
- * db_release(). */
+/* Takes a connection to the primary, waiting up to wait_ms for one to be free. Returns NULL
+ * when none came free in time or the database cannot be reached. The connection is the
+ * caller's until db_release(). For writes, and for anything that must see the primary. */
 struct db_conn *db_acquire(int wait_ms);
 /* A connection of a background thread's own, outside the pool, so that its work never takes
  * a request's connection: c starts zeroed; each call (re)opens it, with the pool's settings,
@@ -67,8 +89,48 @@ bool db_own_ensure(struct db_conn *c);
 void db_own_close(struct db_conn *c);
 /* Gives a connection back; one left inside a transaction is rolled back first. */
 void db_release(struct db_conn *c);
-/* Connections in the pool, in use, and callers waiting for one. */
+/* Connections in the primary's pool, in use, and callers waiting for one. */
 void db_pool_stats(int *size, int *in_use, int *waiting);
+
+/* ------------------------------------------------------------- standbys */
+
+/* A WAL position (LSN) as a number: PostgreSQL's "16/B374D848" is 0x16B374D848; 0 is none. */
+typedef uint64_t db_lsn;
+#define DB_LSN_TEXT 24
+/* Reads PostgreSQL's text form ("16/B374D848"). A_OK, or A_ERR when text is not one. */
+int db_lsn_parse(const char *text, db_lsn *out);
+
+/* db_acquire_read() flags. */
+enum {
+  DB_READ_PRIMARY_FIRST = 1u << 0, /* the primary unless it is down (then a standby) */
+};
+
+/*
+ * Takes a connection for a read outside any transaction (replicas.c): a standby that is up,
+ * within REPLICA_MAX_LAG and has replayed at least at_least (0: any); otherwise the primary;
+ * with the primary down, a standby that is up whatever its lag, if it has replayed at_least.
+ * NULL when no server can answer. Without standbys this is db_acquire().
+ */
+struct db_conn *db_acquire_read(int wait_ms, db_lsn at_least, unsigned flags);
+/* True when c's last statement, a read outside a transaction, failed because its server went
+ * away or (a standby) cancelled it, and another server might answer it. */
+bool db_read_retryable(const struct db_conn *c);
+/* Releases c, whose read failed (db_read_retryable), and takes a connection to another
+ * server for the same read. NULL when none can answer. */
+struct db_conn *db_reacquire_read(struct db_conn *c, int wait_ms, db_lsn at_least);
+/* True when c is a connection to the primary. */
+bool db_conn_is_primary(const struct db_conn *c);
+/* A_OK when the primary answers as a primary (not in recovery), within wait_ms. */
+int db_primary_ping(int wait_ms);
+/* Starts the thread that measures each standby's lag every half second (when there are
+ * standbys); max_lag_ms is REPLICA_MAX_LAG. */
+int db_replicas_start(int max_lag_ms);
+void db_replicas_stop(void);
+/* The servers' metrics in Prometheus text (reads by server, up, lag); malloc'd, free() it. */
+char *db_metrics_render(void);
+/* True when pg reaches PostgreSQL through a pooler rather than talking to one backend: the
+ * backend's process id differs from the one the connection was told at start-up. */
+bool db_session_pooled(PGconn *pg);
 
 /*
  * Runs a statement with text parameters (NULL entries are SQL NULLs). Returns the result,
@@ -83,10 +145,16 @@ int db_begin(struct db_conn *c);
  * batches, each planned for its own values. */
 int db_begin_snapshot(struct db_conn *c);
 int db_commit(struct db_conn *c);
+/* COMMIT, and the position of the WAL just after it (pg_current_wal_insert_lsn(), text) into
+ * position, in one round trip: a standby that has replayed that far has the commit. */
+int db_commit_at(struct db_conn *c, char *position, size_t cap);
+/* The primary's current WAL position (text) on c, a connection to it. */
+int db_wal_position(struct db_conn *c, char *position, size_t cap);
 int db_rollback(struct db_conn *c);
 
-/* A standalone connection with the service's session settings (for migrate, seed, tests).
- * NULL with a message on stderr when it cannot connect. Close with PQfinish(). */
+/* A standalone connection with the service's session settings but the statement timeout
+ * (for migrate, seed-demo, user create, tests). NULL with a message on stderr when it cannot
+ * connect. Close with PQfinish(). */
 PGconn *db_connect(const char *url);
 
 /* Migrations embedded in the binary at build time (db/migrations/NNNN_name.sql), then the

@@ -96,10 +96,11 @@ int db_conn_schema_version(struct db_conn *c, bool *functions_current) {
   return v;
 }
 
-/* BEGIN for an operator's command (a migration, the functions, the demo data): it may take
- * longer than a request's statement_timeout allows. */
+/* BEGIN for an operator's command (a migration, the functions, the demo data). It may take
+ * longer than a request's statement timeout allows: the session it runs on (db_connect()) has
+ * none, which is the one place that decides it. */
 static bool begin_long(PGconn *pg, const char *what) {
-  return exec_ok(pg, "BEGIN", what) && exec_ok(pg, "SET LOCAL statement_timeout = 0", what);
+  return exec_ok(pg, "BEGIN", what);
 }
 
 /* Runs an embedded SQL file; false (with a message on stderr) when it fails. */

@@ -1,16 +1,16 @@
 /*
- * pool.c — a bounded pool of PostgreSQL connections.
+ * pool.c — bounded pools of PostgreSQL connections: one per server (the primary, and each
+ * hot standby of DATABASE_REPLICA_URLS).
  *
  * A PGconn may not be used by two threads at once, so a request holds one connection for its
  * whole life and gives it back at the end. Waiting for a connection is bounded: a caller that
  * waits too long gets NULL and answers 503 rather than queueing forever. Connections are
  * opened lazily and reset when found broken, so the service survives a database restart
- * without being restarted itself.
+ * without being restarted itself. Which server answers a read is replicas.c's business.
  */
-#include "db/db.h"
+#include "db/servers.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,75 +18,169 @@
 #include <yder.h>
 
 static struct {
-  pthread_mutex_t lock;
-  pthread_cond_t freed;
-  struct db_conn *conns;
-  bool *busy;
-  int size;
-  int in_use;
-  int waiting;
-  char *url;
-} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .freed = PTHREAD_COND_INITIALIZER};
+  pthread_mutex_t lock; /* guards every server's pool */
+  struct db_server servers[DB_MAX_SERVERS];
+  int nservers;
+  int size; /* connections per server */
+  enum db_statements statements;
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static atomic_int next_stmt_id = 1;
 
-PGconn *db_connect(const char *url) {
+/* The settings every session of the service runs with. */
+static const char SESSION_OPTIONS[] = "-c statement_timeout=5000 -c timezone=UTC "
+                                      "-c lock_timeout=3000";
+/* The same for the commands (migrate, seed-demo, user create) but the statement timeout,
+ * which is a request's budget: a migration or the demo load may rightly take longer. */
+static const char COMMAND_OPTIONS[] = "-c timezone=UTC -c lock_timeout=3000";
+/* The same, for a session opened without them (db_begin, behind PgBouncer 1.18). */
+static const char BEGIN_BARE[] =
+    "BEGIN; SET LOCAL statement_timeout = 5000; SET LOCAL lock_timeout = 3000";
+
+static PGconn *connect_with(const char *url, const char *app, const char *timeout,
+                            const char *options) {
   /* Later keywords override what the URL says: these settings are part of the service. */
   const char *const keys[] = {"dbname",     "connect_timeout", "application_name",
-                              "keepalives", "options",         NULL};
-  const char *const vals[] = {url,
-                              "3",
-                              "acredita",
-                              "1",
-                              "-c statement_timeout=5000 -c timezone=UTC "
-                              "-c lock_timeout=3000 -c client_encoding=UTF8",
+                              "keepalives", "client_encoding", "options",
                               NULL};
-  PGconn *pg = PQconnectdbParams(keys, vals, 1);
+  const char *const vals[] = {url, timeout, app, "1", "UTF8", options, NULL};
+  return PQconnectdbParams(keys, vals, 1);
+}
+
+static PGconn *open_with(const char *url, const char *application_name, int connect_timeout_s,
+                         const char *options, bool quiet, bool *bare) {
+  char timeout[16];
+  snprintf(timeout, sizeof timeout, "%d", connect_timeout_s);
+  *bare = false;
+  PGconn *pg = connect_with(url, application_name, timeout, options);
+  if (pg != NULL && PQstatus(pg) != CONNECTION_OK &&
+      strstr(PQerrorMessage(pg), "unsupported startup parameter") != NULL) {
+    PQfinish(pg);
+    pg = connect_with(url, application_name, timeout, NULL);
+    *bare = true;
+  }
   if (pg == NULL)
     return NULL;
   if (PQstatus(pg) != CONNECTION_OK) {
-    log_msg(Y_LOG_LEVEL_WARNING, NULL, "database connection failed: %s", PQerrorMessage(pg));
+    if (!quiet)
+      log_msg(Y_LOG_LEVEL_WARNING, NULL, "database connection failed: %s", PQerrorMessage(pg));
     PQfinish(pg);
     return NULL;
   }
   return pg;
 }
 
-int db_pool_init(const char *url, int size) {
-  pool.conns = calloc((size_t)size, sizeof *pool.conns);
-  pool.busy = calloc((size_t)size, sizeof *pool.busy);
-  pool.url = strdup(url);
-  if (pool.conns == NULL || pool.busy == NULL || pool.url == NULL)
+PGconn *db_open_session(const char *url, const char *application_name, int connect_timeout_s,
+                        bool quiet, bool *bare) {
+  return open_with(url, application_name, connect_timeout_s, SESSION_OPTIONS, quiet, bare);
+}
+
+PGconn *db_connect(const char *url) {
+  bool bare;
+  return open_with(url, "acredita", 3, COMMAND_OPTIONS, false, &bare);
+}
+
+bool db_session_pooled(PGconn *pg) {
+  PGresult *res = PQexec(pg, "SELECT pg_backend_pid()");
+  bool pooled = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+                atoi(PQgetvalue(res, 0, 0)) != PQbackendPID(pg);
+  PQclear(res);
+  return pooled;
+}
+
+/* host:port of a connection string, for logs and metrics. */
+static void describe_url(const char *url, char *out, size_t cap) {
+  PQconninfoOption *opts = PQconninfoParse(url, NULL);
+  const char *host = NULL, *port = NULL;
+  for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++) {
+    if (strcmp(o->keyword, "host") == 0 || (strcmp(o->keyword, "hostaddr") == 0 && !host))
+      host = o->val;
+    else if (strcmp(o->keyword, "port") == 0)
+      port = o->val;
+  }
+  snprintf(out, cap, "%s:%s", host && *host ? host : "localhost", port && *port ? port : "5432");
+  PQconninfoFree(opts);
+}
+
+static int server_add(const char *url) {
+  if (pool.nservers >= DB_MAX_SERVERS)
     return A_ERR;
-  pool.size = size;
+  struct db_server *s = &pool.servers[pool.nservers];
+  memset(s, 0, sizeof *s);
+  s->index = pool.nservers;
+  if (s->index == 0)
+    snprintf(s->name, sizeof s->name, "primary");
+  else
+    snprintf(s->name, sizeof s->name, "standby%d", s->index);
+  describe_url(url, s->where, sizeof s->where);
+  s->conns = calloc((size_t)pool.size, sizeof *s->conns);
+  s->busy = calloc((size_t)pool.size, sizeof *s->busy);
+  s->url = strdup(url);
+  if (s->conns == NULL || s->busy == NULL || s->url == NULL)
+    return A_ERR;
+  for (int i = 0; i < pool.size; i++)
+    s->conns[i].server = s;
+  pthread_cond_init(&s->freed, NULL);
+  atomic_init(&s->up, true); /* until it fails, or the monitor says otherwise */
+  atomic_init(&s->lag_ms, s->index == 0 ? 0 : -1);
+  pool.nservers++;
   return A_OK;
+}
+
+int db_pool_init(const char *url, int size, enum db_statements statements) {
+  pool.size = size;
+  pool.statements = statements;
+  pool.nservers = 0;
+  return server_add(url);
+}
+
+int db_pool_add_standby(const char *url) {
+  return server_add(url);
 }
 
 void db_pool_close(void) {
   pthread_mutex_lock(&pool.lock);
-  for (int i = 0; i < pool.size; i++)
-    if (pool.conns[i].pg != NULL)
-      PQfinish(pool.conns[i].pg);
-  free(pool.conns);
-  free(pool.busy);
-  free(pool.url);
-  pool.conns = NULL;
-  pool.busy = NULL;
-  pool.url = NULL;
+  for (int k = 0; k < pool.nservers; k++) {
+    struct db_server *s = &pool.servers[k];
+    for (int i = 0; i < pool.size; i++)
+      if (s->conns[i].pg != NULL)
+        PQfinish(s->conns[i].pg);
+    free(s->conns);
+    free(s->busy);
+    free(s->url);
+    pthread_cond_destroy(&s->freed);
+    memset(s, 0, sizeof *s);
+  }
+  pool.nservers = 0;
   pool.size = 0;
   pthread_mutex_unlock(&pool.lock);
+}
+
+struct db_server *db_server_at(int index) {
+  return index >= 0 && index < pool.nservers ? &pool.servers[index] : NULL;
+}
+
+int db_server_count(void) {
+  return pool.nservers;
+}
+
+void db_server_set_up(struct db_server *s, bool up) {
+  if (atomic_exchange(&s->up, up) != up)
+    log_msg(up ? Y_LOG_LEVEL_INFO : Y_LOG_LEVEL_WARNING, NULL, "database %s (%s) is %s", s->name,
+            s->where, up ? "back" : "unreachable");
 }
 
 void db_pool_stats(int *size, int *in_use, int *waiting) {
   pthread_mutex_lock(&pool.lock);
   *size = pool.size;
-  *in_use = pool.in_use;
-  *waiting = pool.waiting;
+  *in_use = pool.nservers > 0 ? pool.servers[0].in_use : 0;
+  *waiting = pool.nservers > 0 ? pool.servers[0].waiting : 0;
   pthread_mutex_unlock(&pool.lock);
 }
 
 /* (Re)opens c's connection when it has none or it is broken. Prepared statements belong to
- * the old session, so they are forgotten. */
+ * the old session, so they are forgotten. Whether statements go unnamed is decided per
+ * session: a pooler may sit in front of one server and not another. */
 static bool conn_ensure(struct db_conn *c) {
   if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK)
     return true;
@@ -99,43 +193,56 @@ static bool conn_ensure(struct db_conn *c) {
     PQfinish(c->pg);
     c->pg = NULL;
   }
-  c->pg = db_connect(pool.url);
-  return c->pg != NULL;
+  c->pg = db_open_session(c->server->url, "acredita", 3, false, &c->bare);
+  if (c->pg == NULL) {
+    db_server_set_up(c->server, false);
+    return false;
+  }
+  c->unnamed = pool.statements == DB_STATEMENTS_UNNAMED;
+  c->pooled = pool.statements == DB_STATEMENTS_POOLED ||
+              (pool.statements == DB_STATEMENTS_AUTO && db_session_pooled(c->pg));
+  if (c->pooled && pool.statements == DB_STATEMENTS_AUTO)
+    log_msg(Y_LOG_LEVEL_DEBUG, NULL, "database %s: a pooler is in between; pooled statements",
+            c->server->name);
+  return true;
 }
 
-struct db_conn *db_acquire(int wait_ms) {
-  struct timespec deadline;
-  clock_gettime(CLOCK_REALTIME, &deadline);
-  deadline.tv_sec += wait_ms / 1000;
-  deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-  if (deadline.tv_nsec >= 1000000000L) {
-    deadline.tv_sec++;
-    deadline.tv_nsec -= 1000000000L;
+static void deadline_after(int wait_ms, struct timespec *deadline) {
+  clock_gettime(CLOCK_REALTIME, deadline);
+  deadline->tv_sec += wait_ms / 1000;
+  deadline->tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+  if (deadline->tv_nsec >= 1000000000L) {
+    deadline->tv_sec++;
+    deadline->tv_nsec -= 1000000000L;
   }
+}
 
+struct db_conn *db_server_take(struct db_server *s, int wait_ms) {
+  struct timespec deadline;
+  deadline_after(wait_ms, &deadline);
   pthread_mutex_lock(&pool.lock);
   int slot = -1;
   while (slot < 0) {
     for (int i = 0; i < pool.size; i++)
-      if (!pool.busy[i]) {
+      if (!s->busy[i]) {
         slot = i;
         break;
       }
     if (slot >= 0)
       break;
-    pool.waiting++;
-    int rc = pthread_cond_timedwait(&pool.freed, &pool.lock, &deadline);
-    pool.waiting--;
+    s->waiting++;
+    int rc = pthread_cond_timedwait(&s->freed, &pool.lock, &deadline);
+    s->waiting--;
     if (rc == ETIMEDOUT) {
       pthread_mutex_unlock(&pool.lock);
       return NULL;
     }
   }
-  pool.busy[slot] = true;
-  pool.in_use++;
+  s->busy[slot] = true;
+  s->in_use++;
   pthread_mutex_unlock(&pool.lock);
 
-  struct db_conn *c = &pool.conns[slot];
+  struct db_conn *c = &s->conns[slot];
   c->status = DB_OK;
   if (!conn_ensure(c)) {
     c->status = DB_UNAVAILABLE;
@@ -147,6 +254,7 @@ struct db_conn *db_acquire(int wait_ms) {
 
 bool db_own_ensure(struct db_conn *c) {
   c->status = DB_OK;
+  c->server = &pool.servers[0]; /* a background thread's own connection: the primary's */
   if (conn_ensure(c))
     return true;
   c->status = DB_UNAVAILABLE;
@@ -159,17 +267,25 @@ void db_own_close(struct db_conn *c) {
   c->pg = NULL;
 }
 
+struct db_conn *db_acquire(int wait_ms) {
+  struct db_conn *c = db_server_take(&pool.servers[0], wait_ms);
+  if (c != NULL && pool.nservers == 1)
+    db_server_set_up(c->server, true); /* without standbys nobody else watches it */
+  return c;
+}
+
 void db_release(struct db_conn *c) {
   if (c == NULL)
     return;
   if (c->tx_depth > 0 && c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK)
     db_rollback(c);
   c->tx_depth = 0;
+  struct db_server *s = c->server;
   pthread_mutex_lock(&pool.lock);
-  int slot = (int)(c - pool.conns);
-  pool.busy[slot] = false;
-  pool.in_use--;
-  pthread_cond_signal(&pool.freed);
+  int slot = (int)(c - s->conns);
+  s->busy[slot] = false;
+  s->in_use--;
+  pthread_cond_signal(&s->freed);
   pthread_mutex_unlock(&pool.lock);
 }
 
@@ -190,6 +306,10 @@ static enum db_status status_of(const char *state) {
     return DB_LOCK_NOT_AVAILABLE;
   if (strcmp(state, "P0001") == 0)
     return DB_RAISED;
+  /* A write that reached a server in recovery (DATABASE_URL naming a standby, or a primary
+   * demoted under us): the primary is not available. */
+  if (strcmp(state, "25006") == 0)
+    return DB_UNAVAILABLE;
   /* Class 08 (connection), 57 (operator intervention: shutdown, statement timeout) and 53
    * (insufficient resources) are the database being unavailable, not a bug. */
   if (strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0 || strncmp(state, "53", 2) == 0)
@@ -244,6 +364,42 @@ static int stmt_id(struct db_stmt *s) {
   return id;
 }
 
+/*
+ * Behind a pooler in transaction mode, a connection's statements may each run on another
+ * server connection, and a statement prepared on one is unknown to the next. Planning every
+ * call instead (unnamed) is safe but costs what a prepared statement saves: 4 ms for an
+ * agency, whose representation is built by SQL functions inlined at plan time. So outside a
+ * transaction a statement is sent by a name made from its text (the same text, from any
+ * instance of any version, has the same name; a different text, another name), and where a
+ * server connection answers that it does not know it (26000), it is prepared there (or is
+ * found prepared meanwhile: 42P05) and sent again. Server connections thus learn each
+ * statement once. Inside a transaction one server connection is held, but an unknown name
+ * would abort the transaction: statements go unnamed there.
+ */
+static PGresult *exec_pooled(struct db_conn *c, const struct db_stmt *s, int n, const Oid *types,
+                             const char *const *params) {
+  unsigned long long h = 1469598103934665603ULL; /* FNV-1a */
+  for (const char *p = s->sql; *p; p++)
+    h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+  h = (h ^ (unsigned long long)n) * 1099511628211ULL;
+  char name[32];
+  snprintf(name, sizeof name, "acredita_%016llx", h);
+  for (int attempt = 0; attempt < 3; attempt++) {
+    PGresult *res = PQexecPrepared(c->pg, name, n, params, NULL, NULL, 0);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (result_ok(res) || state == NULL || strcmp(state, "26000") != 0)
+      return res;
+    PQclear(res);
+    PGresult *prep = PQprepare(c->pg, name, s->sql, n, types);
+    state = PQresultErrorField(prep, PG_DIAG_SQLSTATE);
+    if (!result_ok(prep) && (state == NULL || strcmp(state, "42P05") != 0))
+      return prep; /* the statement itself fails, or the connection did */
+    PQclear(prep);
+  }
+  /* Three server connections in a row did not have it: plan this call on its own. */
+  return PQexecParams(c->pg, s->sql, n, types, params, NULL, NULL, 0);
+}
+
 PGresult *db_exec(struct db_conn *c, struct db_stmt *s, int nparams, const char *const *params) {
   int id = stmt_id(s);
   if (id >= DB_MAX_STMTS) {
@@ -251,24 +407,36 @@ PGresult *db_exec(struct db_conn *c, struct db_stmt *s, int nparams, const char 
     log_msg(Y_LOG_LEVEL_ERROR, NULL, "too many statements: raise DB_MAX_STMTS");
     return NULL;
   }
+  /* Every parameter is declared text: SQL casts each one where it is used, and a parameter a
+   * statement does not use (a list's scoping, say) is still accepted. */
+  Oid types[64];
+  int ntypes = nparams < 64 ? nparams : 64;
+  for (int i = 0; i < ntypes; i++)
+    types[i] = 25; /* TEXTOID */
   for (bool retried = false;; retried = true) {
-    if (!c->prepared[id]) {
-      /* Every parameter is declared text: SQL casts each one where it is used, and a
-       * parameter a statement does not use (a list's scoping, say) is still accepted. */
-      Oid types[64];
-      for (int i = 0; i < nparams && i < 64; i++)
-        types[i] = 25; /* TEXTOID */
-      PGresult *prep = PQprepare(c->pg, s->name, s->sql, nparams < 64 ? nparams : 64, types);
-      if (!result_ok(prep)) {
-        if (should_retry(c, retried))
-          continue;
-        record_failure(c, prep);
-        return NULL;
+    PGresult *res;
+    if (c->unnamed || (c->pooled && c->tx_depth > 0)) {
+      /* Parse, bind and execute in one message sequence, so a pooler in transaction mode
+       * cannot split them across server connections. */
+      res = PQexecParams(c->pg, s->sql, ntypes, types, params, NULL, NULL, 0);
+    } else if (c->pooled) {
+      res = exec_pooled(c, s, ntypes, types, params);
+    } else {
+      if (!c->prepared[id]) {
+        PGresult *prep = PQprepare(c->pg, s->name, s->sql, ntypes, types);
+        if (!result_ok(prep)) {
+          if (should_retry(c, retried)) {
+            PQclear(prep);
+            continue;
+          }
+          record_failure(c, prep);
+          return NULL;
+        }
+        PQclear(prep);
+        c->prepared[id] = true;
       }
-      PQclear(prep);
-      c->prepared[id] = true;
+      res = PQexecPrepared(c->pg, s->name, nparams, params, NULL, NULL, 0);
     }
-    PGresult *res = PQexecPrepared(c->pg, s->name, nparams, params, NULL, NULL, 0);
     if (result_ok(res)) {
       c->status = DB_OK;
       return res;
@@ -300,7 +468,7 @@ int db_command(struct db_conn *c, const char *sql) {
 }
 
 int db_begin(struct db_conn *c) {
-  if (db_command(c, "BEGIN") != A_OK)
+  if (db_command(c, c->bare ? BEGIN_BARE : "BEGIN") != A_OK)
     return A_ERR;
   c->tx_depth = 1;
   return A_OK;
@@ -333,6 +501,65 @@ int db_commit(struct db_conn *c) {
   }
   record_failure(c, res);
   return A_ERR;
+}
+
+/* The position is asked for in the same message as COMMIT: no second round trip. Should
+ * COMMIT fail, PostgreSQL skips the rest of the message. */
+int db_commit_at(struct db_conn *c, char *position, size_t cap) {
+  position[0] = '\0';
+  c->tx_depth = 0;
+  if (!PQsendQuery(c->pg, "COMMIT; SELECT pg_current_wal_insert_lsn()::text")) {
+    record_failure(c, NULL);
+    return A_ERR;
+  }
+  bool answered = false, committed = false;
+  PGresult *res;
+  while ((res = PQgetResult(c->pg)) != NULL) {
+    if (!answered) {
+      answered = true;
+      if (!result_ok(res)) {
+        record_failure(c, res);
+        continue;
+      }
+      committed = strcmp(PQcmdStatus(res), "COMMIT") == 0;
+    } else if (committed && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+      snprintf(position, cap, "%s", PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+  }
+  if (committed) {
+    c->status = DB_OK; /* with or without the position: the write stands */
+    return A_OK;
+  }
+  if (!answered) {
+    record_failure(c, NULL);
+  } else if (c->status == DB_OK) {
+    c->status = DB_ERROR;
+    snprintf(c->message, sizeof c->message, "transaction was rolled back");
+  }
+  return A_ERR;
+}
+
+int db_wal_position(struct db_conn *c, char *position, size_t cap) {
+  position[0] = '\0';
+  PGresult *res = PQexec(c->pg, "SELECT pg_current_wal_insert_lsn()::text");
+  int rc = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ? A_OK : A_ERR;
+  if (rc == A_OK)
+    snprintf(position, cap, "%s", PQgetvalue(res, 0, 0));
+  PQclear(res);
+  return rc;
+}
+
+int db_lsn_parse(const char *text, db_lsn *out) {
+  unsigned long hi, lo;
+  int used = 0;
+  size_t n = text ? strlen(text) : 0;
+  if (n < 3 || n > 17 || strspn(text, "0123456789abcdefABCDEF/") != n)
+    return A_ERR;
+  if (sscanf(text, "%8lx/%8lx%n", &hi, &lo, &used) != 2 || (size_t)used != n)
+    return A_ERR;
+  *out = ((db_lsn)hi << 32) | (db_lsn)lo;
+  return A_OK;
 }
 
 int db_rollback(struct db_conn *c) {

@@ -5,9 +5,29 @@
  */
 #include "http/http.h"
 
+#include <string.h>
+
+/* A GET that is not part of a write: a standby may answer it. */
+static bool req_is_read(const struct req *r) {
+  return r->route != NULL && !(r->route->flags & (R_TX | R_IDEMPOTENT)) &&
+         strcmp(r->in->http_verb, "GET") == 0;
+}
+
 struct db_conn *req_db(struct req *r) {
   if (r->db == NULL) {
-    r->db = db_acquire(HTTP_DB_WAIT_MS);
+    if (req_is_read(r)) {
+      const char *at = req_header(r, HTTP_POSITION_HEADER);
+      if (at != NULL && db_lsn_parse(at, &r->position) != A_OK) {
+        req_fail(r, P_BAD_REQUEST, "%s must be a position a write answered (like 0/3A2B1C8).",
+                 "%s debe ser una posición que devolvió una escritura (como 0/3A2B1C8).",
+                 HTTP_POSITION_HEADER);
+        return NULL;
+      }
+      r->db = db_acquire_read(HTTP_DB_WAIT_MS, r->position,
+                              (r->route->flags & R_PRIMARY) ? DB_READ_PRIMARY_FIRST : 0);
+    } else {
+      r->db = db_acquire(HTTP_DB_WAIT_MS);
+    }
     if (r->db == NULL)
       req_fail(r, P_UNAVAILABLE, "The database is unavailable; retry shortly.",
                "La base de datos no está disponible; reintente en breve.");
@@ -20,6 +40,16 @@ PGresult *req_exec(struct req *r, struct db_stmt *s, int n, const char *const *p
   if (c == NULL)
     return NULL;
   PGresult *res = db_exec(c, s, n, params);
+  /* A read whose server went away (or, a standby, cancelled it) runs again on another. */
+  if (res == NULL && req_is_read(r) && db_read_retryable(c)) {
+    r->db = c = db_reacquire_read(c, HTTP_DB_WAIT_MS, r->position);
+    if (c == NULL) {
+      req_fail(r, P_UNAVAILABLE, "The database is unavailable; retry shortly.",
+               "La base de datos no está disponible; reintente en breve.");
+      return NULL;
+    }
+    res = db_exec(c, s, n, params);
+  }
   if (res == NULL)
     problem_from_db(r, c);
   return res;

@@ -64,7 +64,12 @@ enum {
   R_LIST = 1u << 5,       /* a list: limit, cursor, sort, count, format and updated_since */
   R_NO_DB = 1u << 6,      /* never touches the database */
   R_LARGE_BODY = 1u << 7, /* up to HTTP_MAX_IMPORT_BYTES instead of HTTP_MAX_BODY_BYTES */
+  R_PRIMARY = 1u << 8,    /* a GET the primary answers unless it is down (not a standby) */
 };
+
+/* The header that carries a write's commit position (db_commit_at) to the client, and back on
+ * a later GET that must see that write (read-your-writes). */
+#define HTTP_POSITION_HEADER "Acredita-Position"
 
 struct route {
   const char *method;
@@ -101,6 +106,7 @@ struct req {
   enum lang lang;
   struct caller caller;
   struct db_conn *db; /* acquired on first use by req_db(); released by dispatch */
+  db_lsn position;    /* a read's Acredita-Position: whoever answers has replayed it (0: none) */
   json_t *body;       /* the parsed body object (R_BODY_JSON, R_BODY_FORM), owned by dispatch */
   struct qpair *query;
   size_t nquery;
@@ -225,7 +231,10 @@ enum problem req_refused(struct req *r, const struct refusal *table);
 /* ----------------------------------------------- database access (database.c) */
 
 /* The request's database connection, acquired on first call; NULL (and the problem set to
- * P_UNAVAILABLE) when none can be had. */
+ * P_UNAVAILABLE) when none can be had. A GET outside a transaction is a read and may be
+ * answered by a standby (db_acquire_read), one that has replayed the Acredita-Position it
+ * carries (a malformed one answers 400); everything else goes to the primary. A read whose
+ * server goes away runs again on another (req_exec). */
 struct db_conn *req_db(struct req *r);
 /* Runs a statement on the request's connection; on failure sets the problem from the
  * database's answer (503, 409, 422 or 500) and returns NULL. */

@@ -7,6 +7,7 @@
 #include <orcania.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_ROUTES 128
@@ -97,5 +98,9 @@ char *metrics_render(void) {
                  "# HELP acredita_db_pool_waiting Requests waiting for a connection.\n"
                  "# TYPE acredita_db_pool_waiting gauge\nacredita_db_pool_waiting %d\n",
                  size, in_use, waiting);
+  char *servers = db_metrics_render();
+  if (servers != NULL)
+    out = mstrcatf(out, "%s", servers);
+  free(servers);
   return out;
 }

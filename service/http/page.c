@@ -319,15 +319,20 @@ static enum problem list_csv(struct req *r, struct list_request *q) {
   struct list_spec *spec = q->spec;
   PGresult *header = NULL, *print = NULL;
   enum problem rc = P_NONE;
-  if (req_db(r) == NULL)
-    return r->problem;
-  if (db_begin_snapshot(r->db) != A_OK)
-    return problem_from_db(r, r->db);
-  header = req_exec(r, &spec->csv_header, 1, q->params);
-  print = header ? req_exec(r, &spec->csv_fingerprint, q->nf + 4, q->params) : NULL;
-  if (print == NULL) {
-    rc = r->problem;
-    goto out;
+  for (int attempt = 0;; attempt++) {
+    if (req_db(r) == NULL)
+      return r->problem;
+    if (db_begin_snapshot(r->db) == A_OK &&
+        (header = db_exec(r->db, &spec->csv_header, 1, q->params)) != NULL &&
+        (print = db_exec(r->db, &spec->csv_fingerprint, q->nf + 4, q->params)) != NULL)
+      break;
+    PQclear(header);
+    header = NULL;
+    /* Its server went away (a standby stopped, say): another one can answer the export. */
+    db_rollback(r->db);
+    if (attempt > 0 || !db_read_retryable(r->db))
+      return problem_from_db(r, r->db);
+    r->db = db_reacquire_read(r->db, HTTP_DB_WAIT_MS, r->position);
   }
   char *source = mstrcatf(NULL, "%s\n%s\n%s%s\n%ld", PQgetvalue(header, 0, 0),
                           PQgetvalue(print, 0, 0), q->desc ? "-" : "", q->sort->name, q->limit);
@@ -338,7 +343,6 @@ static enum problem list_csv(struct req *r, struct list_request *q) {
   reply_header(r, "Content-Disposition", disposition);
   rc = reply_csv_stream(r, &q->sort->csv[q->desc], q->nf + 4, q->params, PQgetvalue(header, 0, 0),
                         q->limit);
-out:
   PQclear(header);
   PQclear(print);
   return rc;

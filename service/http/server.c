@@ -37,9 +37,9 @@ static atomic_int in_flight;
 
 static const char CORS_ALLOW_HEADERS[] =
     "Authorization, Content-Type, Accept, Accept-Language, If-Match, If-None-Match, "
-    "Idempotency-Key, X-Request-Id";
+    "Idempotency-Key, X-Request-Id, " HTTP_POSITION_HEADER;
 static const char CORS_EXPOSE_HEADERS[] =
-    "ETag, Link, X-Request-Id, Retry-After, Location, Idempotent-Replayed";
+    "ETag, Link, X-Request-Id, Retry-After, Location, Idempotent-Replayed, " HTTP_POSITION_HEADER;
 
 static double now_ms(void) {
   struct timespec ts;
@@ -450,9 +450,13 @@ static void run_route(struct req *r) {
     }
   }
   bool replayed = false;
+  char position[DB_LSN_TEXT];
   if (key != NULL && (idempotency_begin(r, key, &replayed) != P_NONE || replayed)) {
     r->idempotent_replay = replayed;
     db_rollback(r->db);
+    /* The first answer's commit is behind the primary's position now. */
+    if (replayed && db_wal_position(r->db, position, sizeof position) == A_OK)
+      reply_header(r, HTTP_POSITION_HEADER, position);
     return;
   }
   enum problem p = rt->handler(r);
@@ -466,13 +470,15 @@ static void run_route(struct req *r) {
     problem_from_db(r, r->db);
   if (r->problem != P_NONE) {
     db_rollback(r->db);
-  } else if (db_commit(r->db) != A_OK) {
+  } else if (db_commit_at(r->db, position, sizeof position) != A_OK) {
     /* A deferred constraint is checked at COMMIT: the route's resource still names it. */
     problem_from_db(r, r->db);
     if (rt->resource != NULL)
       req_refused(r, rt->resource->refusals);
     if (r->problem == P_NONE)
       req_fail(r, P_INTERNAL, NULL, NULL);
+  } else if (position[0] != '\0') {
+    reply_header(r, HTTP_POSITION_HEADER, position);
   }
 }
 

@@ -186,10 +186,25 @@ enum problem csv_stream_attach(struct req *r, bool send) {
     stream_destroy(s);
     return P_NONE;
   }
-  if (stream_fetch(s) != A_OK) {
-    enum problem rc = problem_from_db(r, s->db);
-    stream_destroy(s);
-    return rc;
+  for (int attempt = 0; stream_fetch(s) != A_OK; attempt++) {
+    /* Its server went away before the first row (a standby stopped, say): another one can
+     * stream it from the start, in a snapshot of its own. */
+    db_rollback(s->db);
+    if (attempt > 0 || !db_read_retryable(s->db)) {
+      enum problem rc = problem_from_db(r, s->db);
+      stream_destroy(s);
+      return rc;
+    }
+    s->db = db_reacquire_read(s->db, HTTP_DB_WAIT_MS, r->position);
+    if (s->db == NULL || db_begin_snapshot(s->db) != A_OK) {
+      enum problem rc =
+          s->db == NULL ? req_fail(r, P_UNAVAILABLE, "The database is unavailable; retry shortly.",
+                                   "La base de datos no está disponible; reintente "
+                                   "en breve.")
+                        : problem_from_db(r, s->db);
+      stream_destroy(s);
+      return rc;
+    }
   }
   if (ulfius_set_stream_response(r->out, 200, stream_next, stream_free, U_STREAM_SIZE_UNKNOWN,
                                  CSV_BLOCK_BYTES, s) != U_OK) {

@@ -31,7 +31,8 @@ static enum problem healthz(struct req *r) {
   return reply_json(r, 200, "{\"status\":\"ok\"}");
 }
 
-/* Ready when the database answers and its schema and functions are this binary's. */
+/* Ready when the database answers and its schema and functions are this binary's;
+ * degraded (still 200: reads are served) when only a standby answers. */
 static enum problem readyz(struct req *r) {
   if (req_db(r) == NULL)
     return r->problem;
@@ -49,8 +50,10 @@ static enum problem readyz(struct req *r) {
                     "The database's functions are not this build's; run acredita migrate.",
                     "Las funciones de la base de datos no son las de esta versión; ejecute "
                     "acredita migrate.");
+  bool writable = db_conn_is_primary(r->db) || db_primary_ping(HTTP_DB_WAIT_MS) == A_OK;
   char body[64];
-  snprintf(body, sizeof body, "{\"status\":\"ready\",\"schema_version\":%d}", have);
+  snprintf(body, sizeof body, "{\"status\":\"%s\",\"schema_version\":%d}",
+           writable ? "ready" : "degraded", have);
   return reply_json(r, 200, body);
 }
 

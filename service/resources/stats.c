@@ -18,6 +18,12 @@
  * LISTEN), a request asks for the change feed's position instead (feed_clock.last, moved by
  * every audited write) and the document is kept per position: one tiny query per request.
  * One request recomputes at a time; requests arriving meanwhile wait for its result.
+ *
+ * Notifications are not replicated, and a standby replays a commit a little after the
+ * primary notified it: a document computed on a standby could miss the change whose
+ * notification made it current. So the overview is read from the primary (R_PRIMARY),
+ * and from a standby only while the primary is down, when the listener has lost its
+ * connection and the key is the standby's own feed position.
  */
 #include "resources/resources.h"
 
@@ -36,7 +42,7 @@
 static enum problem stats_overview(struct req *r);
 
 static const struct route ROUTES[] = {
-    {"GET", "/v1/stats/overview", ROLE_ADMIN | ROLE_INL, stats_overview}, {NULL}};
+    {"GET", "/v1/stats/overview", ROLE_ADMIN | ROLE_INL, stats_overview, R_PRIMARY}, {NULL}};
 
 const struct route_table STATS_ROUTES = {"stats", ROUTES};
 
@@ -79,7 +85,7 @@ static void watch(PGconn *pg) {
 }
 
 static void *listen_loop(void *arg) {
-  const char *url = arg; /* owned by this thread, which runs as long as the process */
+  char *url = arg; /* owned by this thread, which runs as long as the process */
   const char *const keys[] = {"dbname",
                               "application_name",
                               "keepalives",
@@ -92,6 +98,15 @@ static void *listen_loop(void *arg) {
   unsigned backoff = 1;
   for (;;) {
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    if (PQstatus(pg) == CONNECTION_OK && db_session_pooled(pg)) {
+      /* A pooler in transaction mode hands the LISTEN's backend to other clients: the
+       * notifications would never arrive. Key the document by feed position instead. */
+      log_msg(Y_LOG_LEVEL_INFO, NULL,
+              "stats: a pooler is in between; the overview is cached per change-feed position");
+      PQfinish(pg);
+      free(url);
+      return NULL;
+    }
     if (PQstatus(pg) == CONNECTION_OK) {
       PGresult *res = PQexec(pg, "LISTEN " STATS_CHANNEL);
       bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;

@@ -31,7 +31,9 @@ struct th_resp {
 };
 
 /* Creates (drops first) database acredita_test_<name>, migrates it and, with demo, loads
- * the demo data; starts the server on it; exports TH_URL, TH_DB_URL for the tests. */
+ * the demo data; starts the server on it; exports TH_URL, TH_DB_URL for the tests. With
+ * TH_DATABASE_VIA=pgbouncer (ctest's *_pgbouncer variants) the server reaches that database
+ * through PgBouncer in transaction mode (TEST_PGBOUNCER_URL); migrations and th_sql do not. */
 void th_boot(const char *name, bool demo);
 /* Stops the server started by th_boot. */
 void th_shutdown(void);
@@ -81,5 +83,22 @@ bool th_has_error(const struct th_resp *r, const char *field, const char *code);
 
 /* Stops or starts the throwaway PostgreSQL cluster ($TEST_PGCTL stop|start). */
 void th_pgctl(const char *action);
+
+/* ------------------------------------------------------------- standby */
+
+/* The test database on the hot standby that streams from that cluster (TEST_STANDBY_URL),
+ * as a URL; static storage. */
+const char *th_standby_db_url(void);
+/* Stops or starts the standby ($TEST_STANDBY_CTL stop|start). */
+void th_standby_ctl(const char *action);
+/* Runs SQL on the standby's test database: the first column of the first row (malloc'd) or
+ * NULL. Fails the test on an SQL error. */
+char *th_standby_sql(const char *sql);
+/* Waits until the standby has replayed position (PostgreSQL's text form; NULL: wherever the
+ * primary is now), at most timeout_ms. True when it has. */
+bool th_standby_caught_up(const char *position, int timeout_ms);
+/* The value of one line of base's /metrics (the sample whose name and labels start with
+ * prefix, e.g. "acredita_db_reads_total{server=\"standby1\""), or -1 when absent. */
+double th_metric(const char *base, const char *prefix);
 
 #endif
