@@ -62,6 +62,10 @@ const char *th_admin(void);
 struct th_resp th_req_to(const char *base, const char *method, const char *path, const char *token,
                          const char *content_type, const char *body, size_t body_len,
                          const char *const *headers);
+/* The time limit of each th_req/th_req_to from now on in this test process, in seconds
+ * (0: the default, 30 s, or 120 s with the server under ACREDITA_WRAPPER). For tests that move
+ * megabytes, which valgrind or the sanitizers slow down many times over. */
+void th_set_timeout(long seconds);
 struct th_resp th_req(const char *method, const char *path, const char *token, const char *body,
                       const char *const *headers);
 /* A response header's value (case-insensitive name), malloc'd, or NULL. */
