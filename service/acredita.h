@@ -113,6 +113,7 @@ struct config {
   char *jwt_audience;
   char **cors_origins; /* NULL-terminated; {"*"} allows any */
   int db_pool_size;
+  int csv_exports_max;    /* CSV_EXPORTS_MAX: CSV exports streaming at once, per instance */
   char **replica_urls;    /* DATABASE_REPLICA_URLS, NULL-terminated (empty without standbys) */
   int replica_max_lag_ms; /* REPLICA_MAX_LAG */
   int db_statements;      /* DB_STATEMENTS: an enum db_statements */

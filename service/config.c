@@ -266,7 +266,8 @@ int config_load(bool need_db, bool need_keys) {
     return fail("DATABASE_URL", "is not set (a libpq connection string or URI)");
 
   if (env_int("PORT", 8080, 0, 65535, &g_config.port) != A_OK ||
-      env_int("DB_POOL_SIZE", 8, 1, 256, &g_config.db_pool_size) != A_OK)
+      env_int("DB_POOL_SIZE", 8, 1, 256, &g_config.db_pool_size) != A_OK ||
+      env_int("CSV_EXPORTS_MAX", 2, 1, 64, &g_config.csv_exports_max) != A_OK)
     return A_ERR;
   const char *bind = getenv("BIND_ADDRESS");
   g_config.bind_address = o_strdup(bind != NULL && *bind != '\0' ? bind : "127.0.0.1");

@@ -54,7 +54,9 @@ static int cmd_serve(void) {
     }
   }
   log_init();
-  int rc = db_pool_init(g_config.database_url, g_config.db_pool_size,
+  /* Each server's pool: DB_POOL_SIZE connections for requests and the export lane's
+   * CSV_EXPORTS_MAX for the CSV exports (http/stream.c caps them). */
+  int rc = db_pool_init(g_config.database_url, g_config.db_pool_size, g_config.csv_exports_max,
                         (enum db_statements)g_config.db_statements);
   for (char **url = g_config.replica_urls; rc == A_OK && *url != NULL; url++)
     rc = db_pool_add_standby(*url);

@@ -48,6 +48,7 @@ struct db_conn {
   bool unnamed;             /* send every statement unnamed (PQexecParams) */
   bool pooled;  /* a pooler is in between: statements named by their text (see pool.c) */
   bool bare;    /* the session lacks the startup options: timeouts are set per transaction */
+  int lane;     /* DB_LANE_ORDINARY or DB_LANE_EXPORT: the slots of its pool it belongs to */
   int tx_depth; /* 1 inside BEGIN … COMMIT */
   enum db_status status;
   char sqlstate[6];
@@ -70,9 +71,15 @@ enum db_statements {
   DB_STATEMENTS_UNNAMED
 };
 
-/* Sizes the pool of the primary (url); connections are opened on first use, so the service
- * starts (and answers /healthz) while the database is down. */
-int db_pool_init(const char *url, int size, enum db_statements statements);
+/* A pool's two lanes: size connections for ordinary work and exports more for CSV exports
+ * only, per server, so that a long export never holds a connection an ordinary request
+ * could wait for (the export cap itself is counted per instance, in http/stream.c). */
+enum { DB_LANE_ORDINARY = 0, DB_LANE_EXPORT = 1 };
+
+/* Sizes the pool of the primary (url): size ordinary connections and exports for CSV
+ * exports; connections are opened on first use, so the service starts (and answers /healthz)
+ * while the database is down. */
+int db_pool_init(const char *url, int size, int exports, enum db_statements statements);
 /* Adds a hot standby, with a pool of the same size, before threads start. A_ERR past eight. */
 int db_pool_add_standby(const char *url);
 void db_pool_close(void);
@@ -103,6 +110,7 @@ int db_lsn_parse(const char *text, db_lsn *out);
 /* db_acquire_read() flags. */
 enum {
   DB_READ_PRIMARY_FIRST = 1u << 0, /* the primary unless it is down (then a standby) */
+  DB_READ_EXPORT = 1u << 1,        /* a CSV export: from the export lane of each pool */
 };
 
 /*

@@ -21,7 +21,8 @@ static struct {
   pthread_mutex_t lock; /* guards every server's pool */
   struct db_server servers[DB_MAX_SERVERS];
   int nservers;
-  int size; /* connections per server */
+  int size;    /* ordinary connections per server */
+  int exports; /* and the export lane's, after them */
   enum db_statements statements;
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -113,22 +114,27 @@ static int server_add(const char *url) {
   else
     snprintf(s->name, sizeof s->name, "standby%d", s->index);
   describe_url(url, s->where, sizeof s->where);
-  s->conns = calloc((size_t)pool.size, sizeof *s->conns);
-  s->busy = calloc((size_t)pool.size, sizeof *s->busy);
+  int total = pool.size + pool.exports;
+  s->conns = calloc((size_t)total, sizeof *s->conns);
+  s->busy = calloc((size_t)total, sizeof *s->busy);
   s->url = strdup(url);
   if (s->conns == NULL || s->busy == NULL || s->url == NULL)
     return A_ERR;
-  for (int i = 0; i < pool.size; i++)
+  for (int i = 0; i < total; i++) {
     s->conns[i].server = s;
-  pthread_cond_init(&s->freed, NULL);
+    s->conns[i].lane = i < pool.size ? DB_LANE_ORDINARY : DB_LANE_EXPORT;
+  }
+  pthread_cond_init(&s->freed[DB_LANE_ORDINARY], NULL);
+  pthread_cond_init(&s->freed[DB_LANE_EXPORT], NULL);
   atomic_init(&s->up, true); /* until it fails, or the monitor says otherwise */
   atomic_init(&s->lag_ms, s->index == 0 ? 0 : -1);
   pool.nservers++;
   return A_OK;
 }
 
-int db_pool_init(const char *url, int size, enum db_statements statements) {
+int db_pool_init(const char *url, int size, int exports, enum db_statements statements) {
   pool.size = size;
+  pool.exports = exports;
   pool.statements = statements;
   pool.nservers = 0;
   return server_add(url);
@@ -142,17 +148,19 @@ void db_pool_close(void) {
   pthread_mutex_lock(&pool.lock);
   for (int k = 0; k < pool.nservers; k++) {
     struct db_server *s = &pool.servers[k];
-    for (int i = 0; i < pool.size; i++)
+    for (int i = 0; i < pool.size + pool.exports; i++)
       if (s->conns[i].pg != NULL)
         PQfinish(s->conns[i].pg);
     free(s->conns);
     free(s->busy);
     free(s->url);
-    pthread_cond_destroy(&s->freed);
+    pthread_cond_destroy(&s->freed[DB_LANE_ORDINARY]);
+    pthread_cond_destroy(&s->freed[DB_LANE_EXPORT]);
     memset(s, 0, sizeof *s);
   }
   pool.nservers = 0;
   pool.size = 0;
+  pool.exports = 0;
   pthread_mutex_unlock(&pool.lock);
 }
 
@@ -173,8 +181,8 @@ void db_server_set_up(struct db_server *s, bool up) {
 void db_pool_stats(int *size, int *in_use, int *waiting) {
   pthread_mutex_lock(&pool.lock);
   *size = pool.size;
-  *in_use = pool.nservers > 0 ? pool.servers[0].in_use : 0;
-  *waiting = pool.nservers > 0 ? pool.servers[0].waiting : 0;
+  *in_use = pool.nservers > 0 ? pool.servers[0].in_use[DB_LANE_ORDINARY] : 0;
+  *waiting = pool.nservers > 0 ? pool.servers[0].waiting[DB_LANE_ORDINARY] : 0;
   pthread_mutex_unlock(&pool.lock);
 }
 
@@ -217,29 +225,31 @@ static void deadline_after(int wait_ms, struct timespec *deadline) {
   }
 }
 
-struct db_conn *db_server_take(struct db_server *s, int wait_ms) {
+struct db_conn *db_server_take(struct db_server *s, int wait_ms, int lane) {
   struct timespec deadline;
   deadline_after(wait_ms, &deadline);
+  int first = lane == DB_LANE_EXPORT ? pool.size : 0;
+  int end = lane == DB_LANE_EXPORT ? pool.size + pool.exports : pool.size;
   pthread_mutex_lock(&pool.lock);
   int slot = -1;
   while (slot < 0) {
-    for (int i = 0; i < pool.size; i++)
+    for (int i = first; i < end; i++)
       if (!s->busy[i]) {
         slot = i;
         break;
       }
     if (slot >= 0)
       break;
-    s->waiting++;
-    int rc = pthread_cond_timedwait(&s->freed, &pool.lock, &deadline);
-    s->waiting--;
+    s->waiting[lane]++;
+    int rc = pthread_cond_timedwait(&s->freed[lane], &pool.lock, &deadline);
+    s->waiting[lane]--;
     if (rc == ETIMEDOUT) {
       pthread_mutex_unlock(&pool.lock);
       return NULL;
     }
   }
   s->busy[slot] = true;
-  s->in_use++;
+  s->in_use[lane]++;
   pthread_mutex_unlock(&pool.lock);
 
   struct db_conn *c = &s->conns[slot];
@@ -268,7 +278,7 @@ void db_own_close(struct db_conn *c) {
 }
 
 struct db_conn *db_acquire(int wait_ms) {
-  struct db_conn *c = db_server_take(&pool.servers[0], wait_ms);
+  struct db_conn *c = db_server_take(&pool.servers[0], wait_ms, DB_LANE_ORDINARY);
   if (c != NULL && pool.nservers == 1)
     db_server_set_up(c->server, true); /* without standbys nobody else watches it */
   return c;
@@ -284,8 +294,8 @@ void db_release(struct db_conn *c) {
   pthread_mutex_lock(&pool.lock);
   int slot = (int)(c - s->conns);
   s->busy[slot] = false;
-  s->in_use--;
-  pthread_cond_signal(&s->freed);
+  s->in_use[c->lane]--;
+  pthread_cond_signal(&s->freed[c->lane]);
   pthread_mutex_unlock(&pool.lock);
 }
 

@@ -86,7 +86,7 @@ static db_lsn replayed_now(struct db_conn *c) {
  * at_least; NULL when none. Standbys known to be far enough are tried first, in turn; then
  * those that might have caught up since the monitor last looked are asked.
  */
-static struct db_conn *take_standby(int wait_ms, db_lsn at_least, bool any_lag,
+static struct db_conn *take_standby(int wait_ms, db_lsn at_least, bool any_lag, int lane,
                                     enum fallback *why) {
   int n = db_server_count() - 1;
   if (n <= 0)
@@ -108,13 +108,13 @@ static struct db_conn *take_standby(int wait_ms, db_lsn at_least, bool any_lag,
       maybe[nmaybe++] = s;
       continue;
     }
-    struct db_conn *c = db_server_take(s, wait_ms);
+    struct db_conn *c = db_server_take(s, wait_ms, lane);
     if (c != NULL)
       return c;
   }
   for (int k = 0; k < nmaybe; k++) {
     *why = FALLBACK_POSITION;
-    struct db_conn *c = db_server_take(maybe[k], wait_ms);
+    struct db_conn *c = db_server_take(maybe[k], wait_ms, lane);
     if (c == NULL)
       continue;
     /* Degraded, nobody else can answer: give the standby a moment to replay what it has
@@ -139,27 +139,34 @@ static struct db_conn *counted(struct db_conn *c) {
 
 struct db_conn *db_acquire_read(int wait_ms, db_lsn at_least, unsigned flags) {
   struct db_server *primary = db_server_at(0);
-  if (db_server_count() == 1)
-    return counted(db_acquire(wait_ms));
+  int lane = (flags & DB_READ_EXPORT) ? DB_LANE_EXPORT : DB_LANE_ORDINARY;
+  if (db_server_count() == 1) {
+    if (lane == DB_LANE_ORDINARY)
+      return counted(db_acquire(wait_ms));
+    struct db_conn *c = db_server_take(primary, wait_ms, lane);
+    if (c != NULL)
+      db_server_set_up(primary, true); /* without standbys nobody else watches it */
+    return counted(c);
+  }
   enum fallback why = FALLBACK_DOWN;
   struct db_conn *c;
   if (!(flags & DB_READ_PRIMARY_FIRST)) {
-    c = take_standby(wait_ms, at_least, false, &why);
+    c = take_standby(wait_ms, at_least, false, lane, &why);
     if (c != NULL)
       return counted(c);
     atomic_fetch_add(&rep.fallbacks[why], 1);
   }
   bool tried_primary = atomic_load(&primary->up);
-  if (tried_primary && (c = db_server_take(primary, wait_ms)) != NULL)
+  if (tried_primary && (c = db_server_take(primary, wait_ms, lane)) != NULL)
     return counted(c);
   /* Degraded: the primary cannot be reached. The standbys have every commit it sent. */
-  c = take_standby(wait_ms, at_least, true, &why);
+  c = take_standby(wait_ms, at_least, true, lane, &why);
   if (c != NULL) {
     atomic_fetch_add(&rep.degraded_reads, 1);
     return counted(c);
   }
   /* Marked down, but it may be back before the monitor noticed. */
-  if (!tried_primary && (c = db_server_take(primary, wait_ms)) != NULL)
+  if (!tried_primary && (c = db_server_take(primary, wait_ms, lane)) != NULL)
     return counted(c);
   return NULL;
 }
@@ -185,11 +192,12 @@ bool db_read_retryable(const struct db_conn *c) {
 
 struct db_conn *db_reacquire_read(struct db_conn *c, int wait_ms, db_lsn at_least) {
   bool was_primary = db_conn_is_primary(c);
+  unsigned export = c->lane == DB_LANE_EXPORT ? DB_READ_EXPORT : 0;
   if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK || c->status == DB_UNAVAILABLE)
     db_server_set_up(c->server, false);
   db_release(c);
   /* From a standby, the primary is the next best; from the primary, a standby. */
-  return db_acquire_read(wait_ms, at_least, was_primary ? 0 : DB_READ_PRIMARY_FIRST);
+  return db_acquire_read(wait_ms, at_least, export | (was_primary ? 0 : DB_READ_PRIMARY_FIRST));
 }
 
 int db_primary_ping(int wait_ms) {

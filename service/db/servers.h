@@ -18,12 +18,14 @@ struct db_server {
   char name[16];   /* "primary", "standby1", …: the metrics label */
   char where[160]; /* host:port, for logs and metrics */
   char *url;
-  /* Its pool: guarded by the pool's one lock. */
+  /* Its pool: guarded by the pool's one lock. Two lanes: slots [0, size) for ordinary
+   * work, [size, size + exports) for CSV exports (DB_LANE_EXPORT), so that an export never
+   * takes an ordinary connection and nobody waits behind one. */
   struct db_conn *conns;
   bool *busy;
-  int in_use;
-  int waiting;
-  pthread_cond_t freed;
+  int in_use[2];
+  int waiting[2];
+  pthread_cond_t freed[2];
   /* Health, written by the monitor thread (replicas.c) and by requests that find the server
    * gone; read without locks. A standby is usable for a read when it is up and its lag is
    * within REPLICA_MAX_LAG. */
@@ -37,9 +39,10 @@ struct db_server {
 struct db_server *db_server_at(int index);
 int db_server_count(void);
 
-/* Takes a connection to s, waiting up to wait_ms for a free one, and opens it when needed.
- * NULL when none came free in time or s cannot be reached (then s is marked down). */
-struct db_conn *db_server_take(struct db_server *s, int wait_ms);
+/* Takes a connection of lane (DB_LANE_ORDINARY or DB_LANE_EXPORT) to s, waiting up to wait_ms
+ * for a free one, and opens it when needed. NULL when none came free in time or s cannot be
+ * reached (then s is marked down). */
+struct db_conn *db_server_take(struct db_server *s, int wait_ms, int lane);
 /* Marks s up or down, logging the change. */
 void db_server_set_up(struct db_server *s, bool up);
 

@@ -5,9 +5,9 @@
 
 Test(database, no_connection_is_unavailable) {
   /* Nothing listens on port 1: the pool opens no connection, at once. */
-  cr_assert_eq(
-      db_pool_init("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", 1, DB_STATEMENTS_AUTO),
-      A_OK);
+  cr_assert_eq(db_pool_init("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", 1, 1,
+                            DB_STATEMENTS_AUTO),
+               A_OK);
   struct ctx c;
   ctx_init(&c, LANG_EN);
   cr_assert_null(req_db(&c.r));
