@@ -13,7 +13,9 @@ static bool req_is_read(const struct req *r) {
          strcmp(r->in->http_verb, "GET") == 0;
 }
 
-struct db_conn *req_db(struct req *r) {
+/* Takes the request's connection: a read from the lane given (flags), anything else from
+ * the primary's ordinary lane. */
+static struct db_conn *take(struct req *r, unsigned flags) {
   if (r->db == NULL) {
     if (req_is_read(r)) {
       const char *at = req_header(r, HTTP_POSITION_HEADER);
@@ -23,8 +25,9 @@ struct db_conn *req_db(struct req *r) {
                  HTTP_POSITION_HEADER);
         return NULL;
       }
-      r->db = db_acquire_read(HTTP_DB_WAIT_MS, r->position,
-                              (r->route->flags & R_PRIMARY) ? DB_READ_PRIMARY_FIRST : 0);
+      if (r->route->flags & R_PRIMARY)
+        flags |= DB_READ_PRIMARY_FIRST;
+      r->db = db_acquire_read(HTTP_DB_WAIT_MS, r->position, flags);
     } else {
       r->db = db_acquire(HTTP_DB_WAIT_MS);
     }
@@ -33,6 +36,14 @@ struct db_conn *req_db(struct req *r) {
                "La base de datos no está disponible; reintente en breve.");
   }
   return r->db;
+}
+
+struct db_conn *req_db(struct req *r) {
+  return take(r, 0);
+}
+
+struct db_conn *req_db_export(struct req *r) {
+  return take(r, DB_READ_EXPORT);
 }
 
 PGresult *req_exec(struct req *r, struct db_stmt *s, int n, const char *const *params) {

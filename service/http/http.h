@@ -236,6 +236,10 @@ enum problem req_refused(struct req *r, const struct refusal *table);
  * carries (a malformed one answers 400); everything else goes to the primary. A read whose
  * server goes away runs again on another (req_exec). */
 struct db_conn *req_db(struct req *r);
+/* The same for a CSV export (a GET): a connection of the pools' export lane, never one an
+ * ordinary request could be waiting for. The caller reserved the export's place first
+ * (csv_export_reserve()) and holds no other connection. */
+struct db_conn *req_db_export(struct req *r);
 /* Runs a statement on the request's connection; on failure sets the problem from the
  * database's answer (503, 409, 422 or 500) and returns NULL. */
 PGresult *req_exec(struct req *r, struct db_stmt *s, int n, const char *const *params);
@@ -360,11 +364,22 @@ int cursor_decode(const char *cursor, const char *binding, char **key, char **id
  * first, and the batch size ($n+3); it returns rows of (CSV record, key as text, id). The
  * stream runs it again after each batch's last row until a batch comes back short. It takes
  * over the request's connection, which must be inside db_begin_snapshot(): every batch reads
- * that one snapshot. The stream gives the connection back when it ends or the client goes
- * away. The first batch runs here, so that its failure is an ordinary problem answer; a
- * failure later cuts the stream short. params are copied. */
+ * that one snapshot; the caller reserved the export's place (csv_export_reserve()), which
+ * the stream now owns. The stream gives the connection and the place back when it ends or
+ * the client goes away. The first batch runs in csv_stream_attach(), so that its failure is
+ * an ordinary problem answer; a failure later cuts the stream short. params are copied. */
 enum problem reply_csv_stream(struct req *r, struct db_stmt *page, int n, const char *const *params,
                               const char *header_line, long max_rows);
+/* The cap on CSV exports streaming at once in this instance (CSV_EXPORTS_MAX). An export
+ * holds a database connection of its pool's export lane until its stream ends, the client
+ * leaving early included. csv_export_reserve() takes a place before the export takes a
+ * connection, or answers 503 with Retry-After when every place is taken; the place is the
+ * stream's from reply_csv_stream() on, and freed with it. Before that, csv_export_release()
+ * gives it back. */
+enum problem csv_export_reserve(struct req *r);
+void csv_export_release(void);
+/* Exports streaming now, and those refused since start. */
+void csv_export_stats(int *active, unsigned long *refused);
 /* Called by finish(): hands the stream to ulfius after its first batch (whose failure is
  * the answer), or drops it unread (a 304, a problem). */
 enum problem csv_stream_attach(struct req *r, bool send);

@@ -98,6 +98,18 @@ char *metrics_render(void) {
                  "# HELP acredita_db_pool_waiting Requests waiting for a connection.\n"
                  "# TYPE acredita_db_pool_waiting gauge\nacredita_db_pool_waiting %d\n",
                  size, in_use, waiting);
+  int active;
+  unsigned long refused;
+  csv_export_stats(&active, &refused);
+  out = mstrcatf(out,
+                 "# HELP acredita_csv_exports_active CSV exports streaming now (at most"
+                 " CSV_EXPORTS_MAX).\n"
+                 "# TYPE acredita_csv_exports_active gauge\nacredita_csv_exports_active %d\n"
+                 "# HELP acredita_csv_exports_refused_total CSV exports answered 503: the cap was"
+                 " reached.\n"
+                 "# TYPE acredita_csv_exports_refused_total counter\n"
+                 "acredita_csv_exports_refused_total %lu\n",
+                 active, refused);
   char *servers = db_metrics_render();
   if (servers != NULL)
     out = mstrcatf(out, "%s", servers);

@@ -319,9 +319,18 @@ static enum problem list_csv(struct req *r, struct list_request *q) {
   struct list_spec *spec = q->spec;
   PGresult *header = NULL, *print = NULL;
   enum problem rc = P_NONE;
+  /* The cap first, before any connection is taken; then the request gives back any
+   * ordinary connection it holds, and the export takes one of the export lane: it never
+   * holds a connection an ordinary request could be waiting for. */
+  if (csv_export_reserve(r) != P_NONE)
+    return r->problem;
+  db_release(r->db);
+  r->db = NULL;
   for (int attempt = 0;; attempt++) {
-    if (req_db(r) == NULL)
+    if (req_db_export(r) == NULL) {
+      csv_export_release();
       return r->problem;
+    }
     if (db_begin_snapshot(r->db) == A_OK &&
         (header = db_exec(r->db, &spec->csv_header, 1, q->params)) != NULL &&
         (print = db_exec(r->db, &spec->csv_fingerprint, q->nf + 4, q->params)) != NULL)
@@ -330,8 +339,10 @@ static enum problem list_csv(struct req *r, struct list_request *q) {
     header = NULL;
     /* Its server went away (a standby stopped, say): another one can answer the export. */
     db_rollback(r->db);
-    if (attempt > 0 || !db_read_retryable(r->db))
+    if (attempt > 0 || !db_read_retryable(r->db)) {
+      csv_export_release();
       return problem_from_db(r, r->db);
+    }
     r->db = db_reacquire_read(r->db, HTTP_DB_WAIT_MS, r->position);
   }
   char *source = mstrcatf(NULL, "%s\n%s\n%s%s\n%ld", PQgetvalue(header, 0, 0),

@@ -16,6 +16,7 @@
  */
 #include "http/http.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,38 @@
 /* Bytes ulfius asks the callback for at a time. */
 #define CSV_BLOCK_BYTES (32 * 1024)
 
+/* Seconds a refused export is told to wait: about what a small export takes. */
+#define CSV_RETRY_AFTER "5"
+
 static const char BOM[] = "\xEF\xBB\xBF";
+
+/* Exports holding a place (csv_export_reserve) and exports refused. */
+static atomic_int exports_active;
+static atomic_ulong exports_refused;
+
+enum problem csv_export_reserve(struct req *r) {
+  int max = g_config.csv_exports_max > 0 ? g_config.csv_exports_max : 1;
+  if (atomic_fetch_add(&exports_active, 1) < max)
+    return P_NONE;
+  atomic_fetch_sub(&exports_active, 1);
+  atomic_fetch_add(&exports_refused, 1);
+  reply_header(r, "Retry-After", CSV_RETRY_AFTER);
+  return req_fail(r, P_UNAVAILABLE,
+                  "%d CSV exports are already streaming from this server, its limit: retry "
+                  "shortly, or ask for JSON pages meanwhile.",
+                  "Ya se están descargando %d exportaciones CSV desde este servidor, su límite: "
+                  "reintente en breve, o pida páginas JSON mientras tanto.",
+                  max);
+}
+
+void csv_export_release(void) {
+  atomic_fetch_sub(&exports_active, 1);
+}
+
+void csv_export_stats(int *active, unsigned long *refused) {
+  *active = atomic_load(&exports_active);
+  *refused = atomic_load(&exports_refused);
+}
 
 struct csv_stream {
   struct db_conn *db; /* owned until released; NULL afterwards */
@@ -139,6 +171,7 @@ static ssize_t stream_next(void *cls, uint64_t offset, char *out, size_t max) {
 static void stream_destroy(struct csv_stream *s) {
   s->failed |= s->db != NULL; /* not finished: roll back rather than commit */
   stream_release(s);
+  csv_export_release(); /* the export's place, taken before its connection */
   PQclear(s->batch);
   for (int i = 0; i < s->n + 3; i++)
     free(s->params[i]);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 ReportHook(PRE_ALL)(struct criterion_test_set *set) {
@@ -447,6 +448,7 @@ Test(import, coalition_changes_only_membership) {
 /* ------------------------------------------------------------------ limits */
 
 Test(import, limits_answer_413) {
+  th_set_timeout(300); /* 16 MiB up and 10,000 lines back, under valgrind too */
   /* 10,001 lines. */
   size_t n = 10001 * 3 + 1;
   char *body = malloc(n);
@@ -737,6 +739,122 @@ Test(import, csv_export_streams_more_than_a_batch) {
   th_free(&r);
 }
 
+/* Enough rows (30,000 of some 220 bytes) that an export cannot sit whole in the sockets'
+ * buffers: a client that stops reading holds it open. Safe to call again. */
+static void padding_data(void) {
+  free(th_sql("INSERT INTO agencies (name, type, level, state)"
+              " SELECT 'Relleno ' || g || ' ' || repeat('x', 200) || ' (demo)', 'training_academy',"
+              "  'state', 'MX-QUE' FROM generate_series(1, 30000) g"
+              " WHERE NOT EXISTS (SELECT 1 FROM agencies WHERE name LIKE 'Relleno %')"));
+}
+
+/* Asks for a CSV export of every agency over a raw socket with a small receive buffer and
+ * reads its first bytes (the answer has begun); returns the socket, unread from then on. */
+static int start_export(int port, const char *token) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  int small = 4096;
+  setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  cr_assert_eq(connect(s, (struct sockaddr *)&a, sizeof a), 0);
+  char req[2048];
+  int n = snprintf(req, sizeof req,
+                   "GET /v1/agencies?format=csv HTTP/1.1\r\nHost: test\r\n"
+                   "Authorization: Bearer %s\r\n\r\n",
+                   token);
+  cr_assert_eq(write(s, req, (size_t)n), n);
+  char buf[64];
+  ssize_t got = read(s, buf, sizeof buf - 1);
+  cr_assert_gt(got, 0);
+  buf[got] = '\0';
+  cr_assert(strncmp(buf, "HTTP/1.1 200", 12) == 0, "%s", buf);
+  return s;
+}
+
+/* Leaves with a reset, mid-stream. */
+static void leave(int s) {
+  struct linger hard = {1, 0};
+  setsockopt(s, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+  close(s);
+}
+
+static long metric(const char *base, const char *name) {
+  struct th_resp m = th_req_to(base, "GET", "/metrics", NULL, NULL, NULL, 0, NULL);
+  char key[128];
+  snprintf(key, sizeof key, "\n%s ", name);
+  const char *at = m.body ? strstr(m.body, key) : NULL;
+  long v = at ? atol(at + strlen(key)) : -1;
+  th_free(&m);
+  return v;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+Test(import, exports_past_the_cap_answer_503_and_ordinary_requests_do_not_wait) {
+  th_set_timeout(300);
+  padding_data();
+  const char *env[] = {"DB_POOL_SIZE=1", "CSV_EXPORTS_MAX=1", NULL};
+  int port;
+  pid_t pid = th_server_spawn(th_db_url(), env, &port);
+  char base[64];
+  snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
+
+  /* One export streaming, its client not reading: it holds its place and its connection. */
+  int held = start_export(port, th_admin());
+  cr_assert_eq(metric(base, "acredita_csv_exports_active"), 1);
+
+  /* One more is refused at once, as JSON or CSV asked for either way. */
+  const char *accept[] = {"Accept: text/csv", NULL};
+  struct th_resp r =
+      th_req_to(base, "GET", "/v1/agencies?state=MX-QUE", th_admin(), NULL, NULL, 0, accept);
+  th_assert_problem(&r, 503, "unavailable");
+  char *retry = th_header(&r, "Retry-After");
+  cr_assert_not_null(retry);
+  cr_assert_gt(atoi(retry), 0);
+  free(retry);
+  cr_assert(strstr(th_str(r.json, "detail"), "CSV exports") != NULL, "%s", r.body);
+  th_free(&r);
+  r = th_req_to(base, "GET", "/v1/tasks?format=csv", th_admin(), NULL, NULL, 0, NULL);
+  th_assert_problem(&r, 503, "unavailable");
+  th_free(&r);
+  cr_assert_eq(metric(base, "acredita_csv_exports_refused_total"), 2);
+
+  /* Ordinary requests take the one ordinary connection, never the export's, and do not wait. */
+  for (int i = 0; i < 5; i++) {
+    double t0 = now_s();
+    r = th_req_to(base, "GET", "/v1/agencies/" A1, th_admin(), NULL, NULL, 0, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    th_free(&r);
+    r = th_req_to(base, "GET", "/v1/agencies?limit=5", th_admin(), NULL, NULL, 0, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    th_free(&r);
+    r = th_req_to(base, "GET", "/healthz", NULL, NULL, NULL, 0, NULL);
+    cr_assert_eq(r.status, 200);
+    th_free(&r);
+    /* HTTP_DB_WAIT_MS is far shorter: a request that had waited for a connection would have
+     * answered 503 instead. */
+    cr_assert_lt(now_s() - t0, 10.0);
+  }
+  cr_assert_eq(metric(base, "acredita_db_pool_waiting"), 0);
+
+  /* The client leaves mid-stream: the place is free again, and the next export streams. */
+  leave(held);
+  long active = 1;
+  for (int waited = 0; waited < 100 && (active = metric(base, "acredita_csv_exports_active")) != 0;
+       waited++)
+    usleep(100 * 1000);
+  cr_assert_eq(active, 0);
+  r = th_req_to(base, "GET", "/v1/agencies?format=csv&limit=10", th_admin(), NULL, NULL, 0, NULL);
+  cr_assert_eq(r.status, 200, "%.300s", r.body);
+  th_free(&r);
+  cr_assert_eq(metric(base, "acredita_csv_exports_active"), 0);
+  th_server_kill(pid, SIGTERM);
+}
+
 /* Asks for a CSV export over a raw socket, reads a little, and leaves with a reset. */
 static void leave_mid_stream(int port, const char *token) {
   int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -774,12 +892,10 @@ static void *fetch_csv(void *arg) {
 }
 
 Test(import, a_client_leaving_mid_stream_gives_its_connection_back) {
+  /* Two exports of some 7 MB at once below: minutes under valgrind on a busy machine. */
+  th_set_timeout(300);
   bulk_data();
-  /* Enough rows that the export cannot sit whole in the sockets' buffers. */
-  free(th_sql("INSERT INTO agencies (name, type, level, state)"
-              " SELECT 'Relleno ' || g || ' ' || repeat('x', 200) || ' (demo)', 'training_academy',"
-              "  'state', 'MX-QUE' FROM generate_series(1, 30000) g"
-              " WHERE NOT EXISTS (SELECT 1 FROM agencies WHERE name LIKE 'Relleno %')"));
+  padding_data();
   char log[] = "/tmp/acredita-import-stream-XXXXXX";
   int fd = mkstemp(log);
   close(fd);
@@ -797,6 +913,7 @@ Test(import, a_client_leaving_mid_stream_gives_its_connection_back) {
   /* Both connections are back and usable: two exports at once, and ordinary requests. */
   struct th_resp m = th_req_to(base, "GET", "/metrics", NULL, NULL, NULL, 0, NULL);
   cr_assert(strstr(m.body, "acredita_db_pool_in_use 0\n") != NULL, "%s", m.body);
+  cr_assert(strstr(m.body, "acredita_csv_exports_active 0\n") != NULL, "%s", m.body);
   th_free(&m);
   struct fetch f[2] = {{base, 0, 0}, {base, 0, 0}};
   pthread_t t[2];
