@@ -559,19 +559,22 @@ END $$;
 -- without a write: the day after an accreditation expires (status "expired"), the day after
 -- the next annual review (the next one is then due), the day the year of the cycle turns.
 -- Always after today (an anniversary of a 29 February falls a day later than it counts);
--- NULL: never.
+-- NULL: never. One expression without FROM, so that PostgreSQL inlines it: as a subquery it
+-- ran through the SQL-function executor for each row, 8 times slower (35 µs a row), which
+-- the midnight sweep and every write paid. "infinity" stands for "never" inside, so that the
+-- date is written once.
 CREATE OR REPLACE FUNCTION agency_fresh_until(a agencies, today date) RETURNS date
   LANGUAGE sql STABLE AS $$
-  SELECT CASE WHEN f IS NOT NULL THEN greatest(f, today + 1) END
-  FROM (SELECT least(
-          CASE WHEN a.status IN ('accredited', 'conditionally_accredited')
-                    AND a.accreditation_expires_on >= today
-               THEN a.accreditation_expires_on + 1 END,
-          agency_next_annual_review_due(a, today) + 1,
-          CASE WHEN today < agency_cycle_start(a) THEN agency_cycle_start(a)
-               WHEN agency_cycle_year(a, today) IS NOT NULL
-               THEN (agency_cycle_start(a)
-                     + make_interval(years => agency_cycle_year(a, today)))::date END) AS f) x $$;
+  SELECT nullif(greatest(coalesce(least(
+           CASE WHEN a.status IN ('accredited', 'conditionally_accredited')
+                     AND a.accreditation_expires_on >= today
+                THEN a.accreditation_expires_on + 1 END,
+           agency_next_annual_review_due(a, today) + 1,
+           CASE WHEN today < agency_cycle_start(a) THEN agency_cycle_start(a)
+                WHEN agency_cycle_year(a, today) IS NOT NULL
+                THEN (agency_cycle_start(a)
+                      + make_interval(years => agency_cycle_year(a, today)))::date END),
+           'infinity'::date), today + 1), 'infinity'::date) $$;
 
 -- The representation a caller gets (agency_json_for()), as stored when it is current, else
 -- rendered now (a row the midnight sweep has not reached yet). The rendering goes through
