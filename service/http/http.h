@@ -15,7 +15,7 @@
  *
  * The files of http/ depend one way (each calls only files listed before it):
  *   bytes.c query.c request.c problem.c database.c conditional.c validate.c page.c stream.c
- *   resource.c metrics.c server.c
+ *   resource.c metrics.c wire.c server.c
  */
 #ifndef ACREDITA_HTTP_H
 #define ACREDITA_HTTP_H
@@ -25,12 +25,25 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <ulfius.h>
 
 /* Largest request body accepted by default, in bytes. */
 #define HTTP_MAX_BODY_BYTES (1024 * 1024)
 /* Largest body any route accepts (imports); the server's own buffer limit. */
 #define HTTP_MAX_IMPORT_BYTES (16 * 1024 * 1024)
+/* Largest size of a request's headers (names and values), in bytes: 431 beyond. */
+#define HTTP_MAX_HEADER_BYTES (32 * 1024)
+/* Memory libmicrohttpd gives each connection for the request line and headers; headers
+ * between HTTP_MAX_HEADER_BYTES and about half of this still get the service's own 431 (a
+ * Cookie header takes twice its size: libmicrohttpd copies it to parse it). */
+#define HTTP_CONNECTION_MEMORY (256 * 1024)
+/* Most field errors an answer lists; the others are counted in errors_omitted. */
+#define HTTP_MAX_FIELD_ERRORS 100
+/* Most query parameters a request may have (400 beyond). */
+#define HTTP_MAX_QUERY_PARAMS 100
+/* Seconds a connection may stay idle before it is closed. */
+#define HTTP_IDLE_TIMEOUT_S 60
 /* How long a request waits for a database connection before answering 503, in ms. */
 #define HTTP_DB_WAIT_MS 2000
 /* Seconds a client is told to wait after a 503. */
@@ -107,7 +120,8 @@ struct req {
   /* The problem being answered, when a handler or dispatch fails. */
   enum problem problem;
   char detail[512];
-  json_t *errors; /* array of {field, code, message}; NULL until the first error */
+  json_t *errors;        /* array of {field, code, message}; NULL until the first error */
+  size_t errors_omitted; /* field errors past HTTP_MAX_FIELD_ERRORS, not in errors */
   /* The response. */
   long status;
   bool has_body;
@@ -118,6 +132,8 @@ struct req {
   const char *scope;         /* the scope a machine client needs here ("" for none) */
   json_t *problem_members;   /* extra members of the problem body (owned), or NULL */
   struct csv_stream *stream; /* a body to stream once the answer is decided (owned), or NULL */
+  double started;            /* CLOCK_MONOTONIC ms when the headers arrived */
+  bool finished;             /* the answer is decided and accounted (finish() ran) */
 };
 
 /* ----------------------------------------------------------------- server */
@@ -130,6 +146,8 @@ void http_server_stop(int grace_ms);
 void route_scope(const struct route_table *table, const struct route *rt, char *out, size_t cap);
 /* Prints every route as "METHOD<TAB>PATH<TAB>roles<TAB>scope" lines (acredita routes). */
 void http_routes_describe(const struct route_table *const *tables, FILE *out);
+/* True when some route open to role needs scope (what a person's token may be narrowed to). */
+bool http_scope_for_role(enum role role, const char *scope);
 /* The port actually bound (useful with PORT=0). */
 int http_server_port(void);
 
@@ -169,6 +187,9 @@ const char *req_header(const struct req *r, const char *name);
 bool req_content_type_is(const struct req *r, const char *want);
 /* A string member of the body, or NULL when absent or not a string. */
 const char *req_body_string(const struct req *r, const char *name);
+/* The client's address as text ("-" when unknown): the peer's, or, when the peer is one of
+ * TRUSTED_PROXIES, the address its X-Forwarded-For names. */
+void req_client_address(const struct req *r, char *out, size_t cap);
 /* The caller's sub and agency for SQL: NULL when the caller has none. */
 const char *req_caller_sub(const struct req *r);
 const char *req_caller_agency(const struct req *r);
@@ -192,7 +213,8 @@ void reply_header(struct req *r, const char *name, const char *value);
 enum problem req_fail(struct req *r, enum problem kind, const char *en, const char *es, ...);
 /* Adds a field error: pointer is a JSON Pointer ("/state"), code a stable word from the
  * catalogue in problem.c (required, invalid_type, invalid_enum, too_long, …), arg fills the
- * message's placeholder (the allowed values, the maximum) or is NULL. */
+ * message's placeholder (the allowed values, the maximum) or is NULL. Past
+ * HTTP_MAX_FIELD_ERRORS errors it only counts them (r->errors_omitted). */
 void req_field_error(struct req *r, const char *pointer, const char *code, const char *arg);
 /* The same with an argument in prose, in both languages (the request's is used). */
 void req_field_error_text(struct req *r, const char *pointer, const char *code, const char *en,
@@ -407,6 +429,37 @@ enum problem reply_deleted(struct req *r, const char *resource, const char *id, 
  * before or a delete's after); action is created, updated, deleted or transitioned. */
 enum problem req_audit(struct req *r, const char *action, const char *resource, const char *id,
                        const char *before, const char *after);
+
+/* -------------------------------------------------------------------- wire (wire.c) */
+
+/* How a request ended, for wire_hooks.done. */
+enum wire_outcome {
+  WIRE_ANSWERED, /* its answer was sent */
+  WIRE_CUT,      /* its body grew past the limit begin gave: the connection was closed */
+  WIRE_LOST,     /* the connection ended first */
+};
+
+/* What the server does with each request on the wire. */
+struct wire_hooks {
+  /* The headers are in (in: method, URL, headers, client address; no body). Returns the
+   * largest body the request may send, or -1 when out holds its answer already: its body
+   * is then never read. *app is the hooks' own state for the request. */
+  long (*begin)(struct _u_request *in, struct _u_response *out, void **app);
+  /* The body is in (in->binary_body, at most begin's limit): fills out. */
+  void (*end)(struct _u_request *in, struct _u_response *out, void *app);
+  /* The request is over, answered or not: frees app. */
+  void (*done)(void *app, enum wire_outcome how);
+};
+
+/* Serves hooks on addr (its port included) with threads worker threads. A_OK or A_ERR. */
+int wire_start(const struct wire_hooks *hooks, const struct sockaddr *addr, int threads);
+/* The port bound, or -1. */
+int wire_port(void);
+/* Requests whose headers have arrived and whose answer has not been sent. */
+int wire_in_flight(void);
+/* Stops accepting connections, waits up to grace_ms for the requests in flight (bodies
+ * still arriving included; their answers say Connection: close), then stops. */
+void wire_stop(int grace_ms);
 
 /* ------------------------------------------------------------ metrics (metrics.c) */
 

@@ -15,8 +15,8 @@
 static const double BUCKETS_MS[] = {1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500};
 #define NBUCKETS (sizeof BUCKETS_MS / sizeof *BUCKETS_MS)
 
-static const long STATUSES[MAX_STATUSES] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 406,
-                                            409, 410, 412, 413, 415, 422, 429, 500, 503, 0};
+static const long STATUSES[MAX_STATUSES] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 406, 409,
+                                            410, 412, 413, 415, 422, 429, 431, 500, 503, 0};
 
 static struct {
   _Atomic(const char *) route[MAX_ROUTES];

@@ -146,10 +146,10 @@ static void external_ids_errors(struct req *r, const json_t *body) {
 /* What the import (agency_import.c) checks the same way. */
 
 int agency_shape_errors(struct req *r, const json_t *doc, bool patch) {
-  size_t before = r->errors != NULL ? json_array_size(r->errors) : 0;
+  size_t before = (r->errors != NULL ? json_array_size(r->errors) : 0) + r->errors_omitted;
   validate_body(r, doc, AGENCY_FIELDS, patch ? BODY_PATCH : BODY_NEW);
   external_ids_errors(r, doc);
-  return (int)((r->errors != NULL ? json_array_size(r->errors) : 0) - before);
+  return (int)((r->errors != NULL ? json_array_size(r->errors) : 0) + r->errors_omitted - before);
 }
 
 bool agency_read_only(const char *name) {

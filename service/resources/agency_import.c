@@ -920,6 +920,7 @@ static enum problem import_failed(struct req *r, struct import *imp) {
   json_t *lines = json_array();
   char ptr[600];
   r->errors = json_array();
+  r->errors_omitted = 0; /* lines' own, beyond a line's first HTTP_MAX_FIELD_ERRORS */
   for (size_t i = 0; i < imp->nresults; i++) {
     const struct result *res = &imp->results[i];
     size_t k;

@@ -33,6 +33,10 @@ extern const struct route_table IMPORT_ROUTES;
  * A_OK, or A_ERR with the problem set. */
 int check_timezone(struct req *r, const json_t *body);
 
+/* Registers the stats overview's cache with the listener (db_listen_register); before
+ * db_listen_start(). */
+void stats_cache_init(void);
+
 /* Every table, NULL-terminated. */
 extern const struct route_table *const ALL_ROUTES[];
 
