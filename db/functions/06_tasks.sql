@@ -2,6 +2,10 @@
 
 CREATE OR REPLACE TRIGGER tasks_touch BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION touch_row();
 
+-- An assignee is a user of the task's agency or one of its advisors (check_assignee()).
+CREATE OR REPLACE TRIGGER tasks_assignee BEFORE INSERT OR UPDATE OF assignee_id ON tasks
+  FOR EACH ROW EXECUTE FUNCTION check_assignee();
+
 -- completed_at is the moment a task became done, and only a done task has one. A task's
 -- standard belongs to the agency's program.
 CREATE OR REPLACE FUNCTION tasks_before_write() RETURNS trigger LANGUAGE plpgsql AS $$

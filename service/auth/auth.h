@@ -66,6 +66,8 @@ char *auth_issue_token(const struct caller *c, long ttl_seconds);
 int auth_token_standing(const struct caller *c, struct db_conn *db, enum auth_verdict *v);
 /* Registers the kept subjects with the listener; before db_listen_start(). */
 void auth_standing_init(void);
+/* Checks answered from memory and by PostgreSQL, and the seconds spent in all of them. */
+void auth_standing_stats(unsigned long *from_memory, unsigned long *from_database, double *seconds);
 
 /* The JSON Web Key Set of the public key: {"keys":[{kty,kid,use,alg,n,e | crv,x,y}]}, or
  * {"keys":[]} for HS256. Returns a malloc'd string the caller frees with free(), or NULL before

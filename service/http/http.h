@@ -65,6 +65,7 @@ struct qparam {
   enum qtype type;
   bool repeat;               /* may be given more than once (passed to SQL as a JSON array) */
   const char *const *values; /* Q_ENUM: NULL-terminated allowed values */
+  bool hidden; /* filters on a field the list's public view hides (list_spec.public_roles) */
 };
 
 /* Route flags. */
@@ -77,6 +78,7 @@ enum {
   R_LIST = 1u << 5,       /* a list: limit, cursor, sort, count, format and updated_since */
   R_NO_DB = 1u << 6,      /* never touches the database */
   R_LARGE_BODY = 1u << 7, /* up to HTTP_MAX_IMPORT_BYTES instead of HTTP_MAX_BODY_BYTES */
+  R_NO_STORE = 1u << 8,   /* never cached, not even anonymous answers (health, metrics) */
 };
 
 struct route {
@@ -131,6 +133,8 @@ struct req {
   char *journal_ids;         /* ids of the change-feed rows written ("1,2"): stamped at COMMIT */
   const char *scope;         /* the scope a machine client needs here ("" for none) */
   json_t *problem_members;   /* extra members of the problem body (owned), or NULL */
+  char *replay_body;         /* what an Idempotency-Key replay answers instead of the body, when the
+                                body shows a secret once (malloc'd, owned), or NULL */
   struct csv_stream *stream; /* a body to stream once the answer is decided (owned), or NULL */
   double started;            /* CLOCK_MONOTONIC ms when the headers arrived */
   bool finished;             /* the answer is decided and accounted (finish() ran) */
@@ -146,6 +150,8 @@ void http_server_stop(int grace_ms);
 void route_scope(const struct route_table *table, const struct route *rt, char *out, size_t cap);
 /* Prints every route as "METHOD<TAB>PATH<TAB>roles<TAB>scope" lines (acredita routes). */
 void http_routes_describe(const struct route_table *const *tables, FILE *out);
+/* True when the caller's role and scopes admit the route method pattern ("/v1/tasks/:id"). */
+bool req_may_call(const struct req *r, const char *method, const char *pattern);
 /* True when some route open to role needs scope (what a person's token may be narrowed to). */
 bool http_scope_for_role(enum role role, const char *scope);
 /* The port actually bound (useful with PORT=0). */
@@ -203,8 +209,10 @@ enum problem reply_text(struct req *r, long status, const char *content_type, co
                         size_t len);
 /* Sets an empty response (204). */
 enum problem reply_empty(struct req *r, long status);
-/* Adds a response header. */
+/* Adds a response header (replacing one of the same name). */
 void reply_header(struct req *r, const char *name, const char *value);
+/* Adds name to the response's Vary header, once. */
+void reply_vary(struct req *r, const char *name);
 
 /* ------------------------------------------------------ problems (problem.c) */
 
@@ -213,12 +221,15 @@ void reply_header(struct req *r, const char *name, const char *value);
 enum problem req_fail(struct req *r, enum problem kind, const char *en, const char *es, ...);
 /* Adds a field error: pointer is a JSON Pointer ("/state"), code a stable word from the
  * catalogue in problem.c (required, invalid_type, invalid_enum, too_long, …), arg fills the
- * message's placeholder (the allowed values, the maximum) or is NULL. Past
- * HTTP_MAX_FIELD_ERRORS errors it only counts them (r->errors_omitted). */
+ * message's placeholder or is NULL. arg is the same in every language — values, numbers,
+ * ranges —: prose goes through req_field_error_text(). Past HTTP_MAX_FIELD_ERRORS errors it
+ * only counts them (r->errors_omitted). */
 void req_field_error(struct req *r, const char *pointer, const char *code, const char *arg);
 /* The same with an argument in prose, in both languages (the request's is used). */
 void req_field_error_text(struct req *r, const char *pointer, const char *code, const char *en,
                           const char *es);
+/* The i-th field error code of the catalogue, or NULL past its end (for tests). */
+const char *problem_field_code(size_t i);
 /* Renders r->problem as application/problem+json into the response. */
 void problem_render(struct req *r);
 /* The HTTP status of a problem kind. */
@@ -266,6 +277,32 @@ enum problem req_lock_row(struct req *r, struct db_stmt *lock, int n, const char
                           handler_fn not_found, PGresult **current);
 
 /* -------------------------------------------------------- validation (validate.c) */
+
+/* A text in both languages. */
+struct phrase {
+  const char *en, *es;
+};
+/* What a value must be: the argument of an invalid_type or invalid_format field error. */
+enum phrase_id {
+  PH_STRING,
+  PH_EMAIL,
+  PH_UUID,
+  PH_DATE,
+  PH_DATETIME,
+  PH_URL,
+  PH_BOOL,
+  PH_INTEGER,
+  PH_WHOLE,
+  PH_NUMBER,
+  PH_BILINGUAL,
+  PH_STRINGS,
+  PH_OBJECT,
+  PH_OBJECTS,
+  PH__COUNT
+};
+extern const struct phrase VALIDATE_PHRASES[PH__COUNT];
+/* Adds the field error code ("invalid_type", "invalid_format") saying the value must be what. */
+void req_field_must_be(struct req *r, const char *pointer, const char *code, enum phrase_id what);
 
 enum ftype {
   F_STRING,
@@ -343,12 +380,18 @@ struct list_spec {
    * the rows the filters select (count, versions, today), which the CSV's ETag hashes. */
   struct db_stmt csv_header, csv_fingerprint;
   const char *csv_filename;
+  /* The roles that see only a public view of the records, and the fields of that view they
+   * may sort on (and updated_since when it lists updated_at); filters marked hidden are
+   * refused to them. 0: every caller sees the whole record. */
+  unsigned public_roles;
+  const char *const *public_fields;
 };
 /* Answers the route's list (r->route->list) as a JSON page or, when asked, as CSV. */
 enum problem list_respond(struct req *r);
 
-/* Cursor codec, exposed for tests: encode returns a malloc'd string; decode returns A_OK and
- * fills key/id (malloc'd) when the cursor is intact and was made for binding. */
+/* Cursor codec, exposed for tests: encode returns a malloc'd string, sealed (its content
+ * cannot be read); decode returns A_OK and fills key/id (malloc'd) when the cursor is intact
+ * and was made for binding. */
 char *cursor_encode(const char *key, const char *id, const char *binding);
 int cursor_decode(const char *cursor, const char *binding, char **key, char **id);
 

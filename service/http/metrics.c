@@ -4,6 +4,8 @@
  */
 #include "http/http.h"
 
+#include "auth/auth.h"
+
 #include <orcania.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -87,6 +89,19 @@ char *metrics_render(void) {
                  "acredita_http_request_duration_seconds_sum %.6f\n"
                  "acredita_http_request_duration_seconds_count %lu\n",
                  cumulative, (double)atomic_load(&m.sum_us) / 1e6, atomic_load(&m.total));
+  unsigned long from_memory, from_database;
+  double check_seconds;
+  auth_standing_stats(&from_memory, &from_database, &check_seconds);
+  out = mstrcatf(out,
+                 "# HELP acredita_token_checks_total Token standing checks (revocation), by where"
+                 " the answer came from.\n"
+                 "# TYPE acredita_token_checks_total counter\n"
+                 "acredita_token_checks_total{source=\"memory\"} %lu\n"
+                 "acredita_token_checks_total{source=\"database\"} %lu\n"
+                 "# HELP acredita_token_check_seconds_total Time spent checking token standing.\n"
+                 "# TYPE acredita_token_check_seconds_total counter\n"
+                 "acredita_token_check_seconds_total %.6f\n",
+                 from_memory, from_database, check_seconds);
   int size, in_use, waiting;
   db_pool_stats(&size, &in_use, &waiting);
   out = mstrcatf(out,

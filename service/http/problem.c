@@ -98,10 +98,16 @@ static const struct code_message FIELD_MESSAGES[] = {
      "no corresponde a esta lista, sus filtros o su orden, o está dañado"},
     {"taken", "is already in use", "ya está en uso"},
     {"not_found", "does not exist", "no existe"},
+    {"not_assignable", "must be a user of the agency or one of its advisors",
+     "debe ser un usuario de la agencia o uno de sus asesores"},
     {"invalid", "is not valid: %s", "no es válido: %s"},
     {"not_allowed", "may not be set by this role", "no puede ser modificado por este rol"},
     {"read_only", "is read-only", "es de solo lectura"},
 };
+
+const char *problem_field_code(size_t i) {
+  return i < sizeof FIELD_MESSAGES / sizeof *FIELD_MESSAGES ? FIELD_MESSAGES[i].code : NULL;
+}
 
 long problem_status(enum problem kind) {
   return PROBLEMS[kind].status;
@@ -196,15 +202,20 @@ enum problem problem_from_db(struct req *r, const struct db_conn *c) {
     log_msg(Y_LOG_LEVEL_INFO, r->request_id, "check violation: %s", c->constraint);
     return req_fail(r, P_RULE, "A rule of the data was broken.",
                     "Se infringió una regla de los datos.");
+  /* PostgreSQL's own messages name types, columns and functions: they go to the log. */
   case DB_INVALID_INPUT:
-    return req_fail(r, P_BAD_REQUEST, "A value could not be read: %s.",
-                    "Un valor no pudo leerse: %s.", c->message);
+    log_msg(Y_LOG_LEVEL_INFO, r->request_id, "invalid input: %s", c->message);
+    return req_fail(r, P_BAD_REQUEST, "A value of the request could not be read.",
+                    "Un valor de la solicitud no pudo leerse.");
   case DB_SERIALIZATION:
     return req_fail(r, P_CONFLICT, "A concurrent change conflicted; retry.",
                     "Un cambio simultáneo entró en conflicto; reintente.");
   case DB_RAISED:
-    /* Our own SQL raises rule violations with a message meant for the client. */
-    return req_fail(r, P_CONFLICT, "%s", "%s", c->message);
+    /* A rule our own SQL raises is answered by the resource that knows it (its refusal
+     * table reads the HINT); one it does not know is not described to the client. */
+    log_msg(Y_LOG_LEVEL_INFO, r->request_id, "rule raised: %s (%s)", c->message, c->hint);
+    return req_fail(r, P_CONFLICT, "The request conflicts with a rule of the data.",
+                    "La solicitud entra en conflicto con una regla de los datos.");
   case DB_ERROR:
   default:
     log_msg(Y_LOG_LEVEL_ERROR, r->request_id, "database error %s: %s", c->sqlstate, c->message);

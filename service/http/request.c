@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <orcania.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,21 @@ const char *req_caller_agency(const struct req *r) {
 
 void reply_header(struct req *r, const char *name, const char *value) {
   u_map_put(r->out->map_header, name, value);
+}
+
+void reply_vary(struct req *r, const char *name) {
+  const char *had = u_map_get_case(r->out->map_header, "Vary");
+  if (had == NULL) {
+    u_map_put(r->out->map_header, "Vary", name);
+    return;
+  }
+  size_t n = strlen(name);
+  for (const char *p = had; (p = strcasestr(p, name)) != NULL; p += n)
+    if ((p == had || p[-1] == ' ' || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+      return;
+  char *joined = msprintf("%s, %s", had, name);
+  u_map_put(r->out->map_header, "Vary", joined);
+  o_free(joined);
 }
 
 enum problem reply_text(struct req *r, long status, const char *content_type, const char *body,

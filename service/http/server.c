@@ -106,7 +106,7 @@ static void apply_cors(struct req *r) {
   if (origin == NULL || !origin_allowed(origin))
     return;
   reply_header(r, "Access-Control-Allow-Origin", origin);
-  reply_header(r, "Vary", "Origin");
+  reply_vary(r, "Origin");
   reply_header(r, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
 }
 
@@ -141,20 +141,23 @@ static enum problem authenticate(struct req *r) {
   return P_NONE;
 }
 
+/* Whether the caller's role and scopes admit rt, whose scope is scope. */
+static bool caller_admitted(const struct caller *c, const struct route *rt, const char *scope) {
+  return (rt->roles & c->role) && (scope[0] == '\0' || !c->scoped || scope_has(c->scope, scope));
+}
+
+/* Machine clients (and narrowed tokens) carry scopes; people are governed by their role. */
 static enum problem authorize(struct req *r) {
-  const struct route *rt = r->route;
-  if (!(rt->roles & r->caller.role)) {
-    if (r->caller.role == ROLE_ANONYMOUS)
-      return req_fail(r, P_UNAUTHORIZED, "This endpoint needs a bearer token.",
-                      "Este recurso requiere un token de portador.");
-    return req_fail(r, P_FORBIDDEN, "The role %s may not do this.",
-                    "El rol %s no puede hacer esto.", role_name(r->caller.role));
-  }
-  /* Machine clients carry scopes; people are governed by their role alone. */
-  if (r->scope[0] != '\0' && r->caller.scoped && !scope_has(r->caller.scope, r->scope))
+  if (caller_admitted(&r->caller, r->route, r->scope))
+    return P_NONE;
+  if (r->route->roles & r->caller.role)
     return req_fail(r, P_FORBIDDEN, "The token lacks the scope %s.",
                     "Al token le falta el alcance %s.", r->scope);
-  return P_NONE;
+  if (r->caller.role == ROLE_ANONYMOUS)
+    return req_fail(r, P_UNAUTHORIZED, "This endpoint needs a bearer token.",
+                    "Este recurso requiere un token de portador.");
+  return req_fail(r, P_FORBIDDEN, "The role %s may not do this.", "El rol %s no puede hacer esto.",
+                  role_name(r->caller.role));
 }
 
 /* ------------------------------------------------------------------ query */
@@ -204,7 +207,7 @@ static enum problem parse_query(struct req *r) {
       req_field_error(r, ptr, "repeated", NULL);
       errs++;
     } else if (listp && strcmp(name, "updated_since") == 0 && !qvalue_valid(Q_DATETIME, value)) {
-      req_field_error(r, ptr, "invalid_format", "an RFC 3339 date-time");
+      req_field_must_be(r, ptr, "invalid_format", PH_DATETIME);
       errs++;
     } else if (spec != NULL && spec->type == Q_ENUM) {
       bool ok = false;
@@ -219,12 +222,12 @@ static enum problem parse_query(struct req *r) {
         errs++;
       }
     } else if (spec != NULL && !qvalue_valid(spec->type, value)) {
-      static const char *const WHAT[] = {[Q_UUID] = "a UUID",
-                                         [Q_BOOL] = "true or false",
-                                         [Q_INT] = "a whole number",
-                                         [Q_DATE] = "a date YYYY-MM-DD",
-                                         [Q_DATETIME] = "an RFC 3339 date-time"};
-      req_field_error(r, ptr, "invalid_format", WHAT[spec->type] ? WHAT[spec->type] : "valid");
+      static const enum phrase_id WHAT[] = {[Q_UUID] = PH_UUID,
+                                            [Q_BOOL] = PH_BOOL,
+                                            [Q_INT] = PH_WHOLE,
+                                            [Q_DATE] = PH_DATE,
+                                            [Q_DATETIME] = PH_DATETIME};
+      req_field_must_be(r, ptr, "invalid_format", WHAT[spec->type]);
       errs++;
     } else if (spec != NULL && spec->type == Q_STRING && strlen(value) > 200) {
       req_field_error(r, ptr, "too_long", "200");
@@ -360,7 +363,9 @@ static enum problem idempotency_store(struct req *r, const char *key) {
   char hash[65];
   request_hash(r, hash);
   const char *loc = u_map_get_case(r->out->map_header, "Location");
-  char *body = strndup(r->out->binary_body ? r->out->binary_body : "", r->out->binary_body_length);
+  char *body = r->replay_body != NULL ? strdup(r->replay_body)
+                                      : strndup(r->out->binary_body ? r->out->binary_body : "",
+                                                r->out->binary_body_length);
   int rc = db_idem_store(r->db, principal(r), key, r->in->http_verb, r->in->url_path, hash,
                          r->status, loc, body);
   free(body);
@@ -549,6 +554,27 @@ static void account(struct req *r, long bytes) {
   log_access(r->in->http_verb, r->in->url_path, r->status, bytes, ms, r->request_id, client);
 }
 
+/*
+ * What a browser or a cache may do with the answer, decided by the service itself so that an
+ * instance reached without the proxy is as safe: never sniff its type; keep nothing said to
+ * a caller who sent a token (or any error, or a write); a public GET answered to an
+ * anonymous caller may be kept by any cache for a minute, apart from callers with a token.
+ */
+static void cache_headers(struct req *r) {
+  reply_header(r, "X-Content-Type-Options", "nosniff");
+  if (u_map_get_case(r->out->map_header, "Cache-Control") != NULL)
+    return;
+  bool shared = r->route != NULL && !(r->route->flags & R_NO_STORE) &&
+                req_header(r, "Authorization") == NULL && r->problem == P_NONE &&
+                (r->status == 200 || r->status == 304) && strcasecmp(r->in->http_verb, "GET") == 0;
+  if (shared) {
+    reply_header(r, "Cache-Control", "public, max-age=60");
+    reply_vary(r, "Authorization");
+  } else {
+    reply_header(r, "Cache-Control", "no-store");
+  }
+}
+
 /* The answer's last steps, the same for every route: its tag (set here and only here: from
  * the body, unless the handler knew it, as a stream does), 304 when If-None-Match names
  * it, a stream started or dropped, the problem body, then the connection back to the pool,
@@ -573,6 +599,7 @@ static void finish(struct req *r) {
   }
   if (r->problem == P_NONE && r->etag[0] != '\0')
     reply_header(r, "ETag", r->etag);
+  cache_headers(r);
   db_release(r->db);
   r->db = NULL;
   r->finished = true;
@@ -638,6 +665,7 @@ static void dispatch_done(void *app, enum wire_outcome how) {
   json_decref(r->errors);
   o_free(r->journal_ids);
   json_decref(r->problem_members);
+  free(r->replay_body);
   query_pairs_free(r->query, r->nquery);
   if (r->stream != NULL)
     csv_stream_attach(r, false);
@@ -726,6 +754,13 @@ int http_server_start(const struct route_table *const *tables) {
   }
   log_msg(Y_LOG_LEVEL_INFO, NULL, "listening on %s:%d", g_config.bind_address, http_server_port());
   return A_OK;
+}
+
+bool req_may_call(const struct req *r, const char *method, const char *pattern) {
+  for (size_t k = 0; k < nbound; k++)
+    if (strcmp(bound[k].route->method, method) == 0 && strcmp(bound[k].route->path, pattern) == 0)
+      return caller_admitted(&r->caller, bound[k].route, bound[k].scope);
+  return false;
 }
 
 bool http_scope_for_role(enum role role, const char *scope) {

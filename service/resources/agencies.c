@@ -28,24 +28,25 @@ static const char *const FREQUENCIES[] = {"monthly", "quarterly", NULL};
 /* The statuses a list can filter on: the stored ones and the derived "expired". */
 static const char *const STATUSES[] = {AGENCY_STATES, "expired", NULL};
 
-static enum problem agency_list(struct req *r);
 static struct resource AGENCY;
 static struct list_spec AGENCY_LIST;
 
 /* In the order of the $5 … $13 parameters of AGENCY_WHERE. */
+/* Tier, membership, team and program are not in the public view: filtering on them would
+ * reveal them (hidden). */
 static const struct qparam AGENCY_QUERY[] = {{"type", Q_ENUM, false, TYPES},
                                              {"level", Q_ENUM, false, LEVELS},
                                              {"state", Q_STRING},
                                              {"status", Q_ENUM, true, STATUSES},
-                                             {"tier", Q_ENUM, false, TIERS},
-                                             {"member", Q_BOOL},
-                                             {"advisor_id", Q_UUID},
-                                             {"in_program", Q_BOOL},
+                                             {"tier", Q_ENUM, false, TIERS, true},
+                                             {"member", Q_BOOL, .hidden = true},
+                                             {"advisor_id", Q_UUID, .hidden = true},
+                                             {"in_program", Q_BOOL, .hidden = true},
                                              {"q", Q_STRING},
                                              {NULL}};
 
 static const struct route ROUTES[] = {
-    {"GET", "/v1/agencies", ROLES_ALL, agency_list, R_LIST, AGENCY_QUERY, .list = &AGENCY_LIST},
+    {"GET", "/v1/agencies", ROLES_ALL, list_respond, R_LIST, AGENCY_QUERY, .list = &AGENCY_LIST},
     {"POST", "/v1/agencies", ROLE_ADMIN, resource_create, R_BODY_JSON | R_IDEMPOTENT,
      .resource = &AGENCY},
     {"GET", "/v1/agencies/:id", ROLES_ALL, resource_get, .resource = &AGENCY},
@@ -184,13 +185,16 @@ bool agency_role_may_write(enum role role, const char *name) {
   " AND ($11::uuid IS NULL OR $11::uuid = ANY (a.advisor_ids)"                                     \
   "      OR a.regional_manager_id = $11::uuid)"                                                    \
   " AND ($12::boolean IS NULL OR a.in_program = $12::boolean)"                                     \
-  " AND ($13::text IS NULL OR fold(a.name || ' ' || coalesce(a.acronym, '') || ' '"                \
-  "      || coalesce(a.municipality, '')) LIKE contains_pattern($13))"
+  " AND ($13::text IS NULL OR fold(a.name || CASE WHEN $1 IN ('anonymous', 'partner') THEN ''"     \
+  "      ELSE ' ' || coalesce(a.acronym, '') || ' ' || coalesce(a.municipality, '') END)"          \
+  "      LIKE contains_pattern($13))"
 
 /* Pages render with agency_list_json(), agency_json_for() in plpgsql: a list is planned
  * again for each request, and planning the inlined representation cost more than rendering
  * the page. The CSV export has the same rows as records (agency_csv_record()). */
 #define AGENCY_PAGE "agency_list_json(a, $1)"
+/* What anonymous callers and partners may sort on: the public view has no dates of record. */
+static const char *const PUBLIC_SORTS[] = {"name", NULL};
 #define AGENCY_CSV "agency_csv_record(a, $1)"
 static struct list_sort AGENCY_SORTS[] = {LIST_SORTS_CSV("agencies", "name", AGENCY_PAGE,
                                                          AGENCY_CSV, "agencies a", AGENCY_WHERE,
@@ -200,20 +204,24 @@ static struct list_spec AGENCY_LIST = {
     LIST_COUNT("agencies_count", "agencies a", AGENCY_WHERE),
     {"agencies_csv_header", "SELECT rtrim(agency_csv_header($1), E'\\r\\n')"},
     CSV_FINGERPRINT("agencies_csv_fingerprint", "a", "agencies a", AGENCY_WHERE),
-    "agencies.csv"};
+    "agencies.csv",
+    ROLE_ANONYMOUS | ROLE_PARTNER,
+    PUBLIC_SORTS};
 
 /* $1 id, $2 body, $3 role, $4 sub, $5 agency, $7 request id (see struct resource). */
 /* Field errors that need the data. $1 the document (a new agency's, or the one a patch
  * makes), $2 the patch (NULL for a new agency): only the members it names are judged. */
 static struct db_stmt AGENCY_PROBLEMS = {
     "agency_problems",
-    "SELECT field, code, arg FROM agency_problems($1::jsonb,"
+    "SELECT field, code, arg, coalesce(arg_es, arg) FROM agency_problems($1::jsonb,"
     " CASE WHEN $2::jsonb IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_object_keys($2::jsonb)) END)"};
 
-/* Whether the caller may work on the agency; no row when the agency does not exist. */
+/* Whether the caller may work on the agency; no row when the agency does not exist or the
+ * caller may not see it at all (an agency user, another agency: "not yours" and "not there"
+ * must answer alike). */
 static struct db_stmt AGENCY_SCOPE = {
     "agency_scope", "SELECT agency_scope_allows(a.id, $2::text, $3::text, $4::text)"
-                    " FROM agencies a WHERE a.id = $1::uuid"};
+                    " FROM agencies a WHERE a.id = $1::uuid AND agency_visible_to(a, $2, $4)"};
 
 /* -------------------------------------------------------------- handlers */
 
@@ -236,10 +244,6 @@ enum problem agency_access(struct req *r, const char *agency) {
                   "Esta agencia no le corresponde.");
   PQclear(res);
   return rc;
-}
-
-static bool public_caller(const struct req *r) {
-  return r->caller.role == ROLE_ANONYMOUS || r->caller.role == ROLE_PARTNER;
 }
 
 /* The members a role may not write in a PATCH (not_allowed), the read-only lifecycle's
@@ -270,8 +274,9 @@ static int agency_check(struct req *r, json_t *doc, const char *id) {
   if (res == NULL)
     return A_ERR;
   for (int i = 0; i < PQntuples(res); i++)
-    req_field_error(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-                    PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2));
+    req_field_error_text(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                         PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
+                         PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3));
   PQclear(res);
   return A_OK;
 }
@@ -290,19 +295,6 @@ static const struct refusal AGENCY_REFUSALS[] = {
      "Otros registros (usuarios, tareas, …) aún hacen referencia a esta agencia; elimínelos "
      "primero, o retire la agencia."},
     {NULL}};
-
-/* Membership and team assignment are not public: filtering on them would reveal them. */
-static enum problem agency_list(struct req *r) {
-  if (public_caller(r)) {
-    if (req_query_value(r, "member") != NULL)
-      req_field_error(r, "/query/member", "not_allowed", NULL);
-    if (req_query_value(r, "advisor_id") != NULL)
-      req_field_error(r, "/query/advisor_id", "not_allowed", NULL);
-    if (r->errors != NULL)
-      return req_fail(r, P_INVALID_QUERY, NULL, NULL);
-  }
-  return list_respond(r);
-}
 
 static struct resource AGENCY = {
     "agency",

@@ -111,7 +111,7 @@ static struct db_stmt COMPLIANCE_ITEM_LOCKED = {
 /* Pointers of proof bullets the standard lacks, and the keys it has. */
 static struct db_stmt COMPLIANCE_UNKNOWN_BULLETS = {
     "compliance_unknown_bullets",
-    "SELECT ptr, (SELECT coalesce(string_agg(b->>'key', ', '), '(none)')"
+    "SELECT ptr, (SELECT coalesce(string_agg(b->>'key', ', '), '-')"
     "  FROM standards s, jsonb_array_elements(s.bullets) b WHERE s.id = $1::uuid)"
     " FROM compliance_unknown_bullets($1::uuid, $2::jsonb) ptr",
     0};
@@ -121,7 +121,8 @@ static struct db_stmt COMPLIANCE_WRITE = {
                         " $3::jsonb, $4::text)"};
 
 static const struct refusal COMPLIANCE_REFUSALS[] = {
-    {"compliance_assignee_id_fkey", P_VALIDATION, "/assignee_id", "not_found"},
+    {"compliance_assignee_allowed", P_VALIDATION, "/assignee_id", "not_assignable"},
+    {"compliance_assignee_id_fkey", P_VALIDATION, "/assignee_id", "not_assignable"},
     {"compliance_reviewed_by_fkey", P_VALIDATION, "/reviewed_by", "not_found"},
     {NULL}};
 

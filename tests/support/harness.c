@@ -128,6 +128,13 @@ pid_t th_server_spawn(const char *db_url, const char *const *env, int *port) {
   exit(1);
 }
 
+pid_t th_server_spawn_base(const char *const *env, char *base, size_t cap) {
+  int port;
+  pid_t pid = th_server_spawn(th_db_url(), env, &port);
+  snprintf(base, cap, "http://127.0.0.1:%d", port);
+  return pid;
+}
+
 int th_server_kill(pid_t pid, int sig) {
   kill(pid, sig);
   int status = 0;
@@ -326,6 +333,17 @@ char *th_header(const struct th_resp *r, const char *name) {
     p += len + (eol ? 2 : 0);
   }
   return found;
+}
+
+bool th_has_error(const json_t *problem, const char *field, const char *code) {
+  size_t i;
+  const json_t *e;
+  json_array_foreach(json_object_get(problem, "errors"), i, e) {
+    if (strcmp(json_string_value(json_object_get(e, "field")), field) == 0 &&
+        strcmp(json_string_value(json_object_get(e, "code")), code) == 0)
+      return true;
+  }
+  return false;
 }
 
 void th_free(struct th_resp *r) {

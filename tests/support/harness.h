@@ -44,6 +44,9 @@ const char *th_db_url(void);
  * (NULL-terminated, may be NULL; TH_STDERR=path sends its stderr to a file); returns its pid and
  * writes its port. Waits until /healthz answers. */
 pid_t th_server_spawn(const char *db_url, const char *const *env, int *port);
+/* The same on the test database, writing the server's base URL ("http://127.0.0.1:PORT",
+ * cap >= 32) into base. */
+pid_t th_server_spawn_base(const char *const *env, char *base, size_t cap);
 /* Sends sig to pid and waits; returns the exit status (or 128+signal). */
 int th_server_kill(pid_t pid, int sig);
 
@@ -62,6 +65,8 @@ struct th_resp th_req_to(const char *base, const char *method, const char *path,
                          const char *const *headers);
 struct th_resp th_req(const char *method, const char *path, const char *token, const char *body,
                       const char *const *headers);
+/* True when a problem's errors[] holds an error of code on field. */
+bool th_has_error(const json_t *problem, const char *field, const char *code);
 /* A response header's value (case-insensitive name), malloc'd, or NULL. */
 char *th_header(const struct th_resp *r, const char *name);
 void th_free(struct th_resp *r);

@@ -178,3 +178,153 @@ Test(problem, errors_only_on_400_and_422) {
   cr_assert_str_eq(json_string_value(json_object_get(doc, "error")), "invalid_grant");
   json_decref(doc);
 }
+
+/* ------------------------------------------------------- issue 17, 15.9 */
+
+Test(cursor, sealed_nothing_readable) {
+  char *c = cursor_encode("Policía de Querétaro", "7c0e2f4e-0000-4000-8000-000000000001", "b1");
+  size_t n = strlen(c);
+  cr_assert(strchr(c, '.') == NULL);
+  unsigned char *raw = malloc(n + 8);
+  size_t len = 0;
+  cr_assert(o_base64url_decode((const unsigned char *)c, n / 4 * 4, raw, &len));
+  cr_assert(memmem(raw, len, "Quer", 4) == NULL, "the sort key reads in the clear");
+  cr_assert(memmem(raw, len, "7c0e2f4e", 8) == NULL, "the id reads in the clear");
+  free(raw);
+  /* The same position gives the same cursor (a poller at the end of the feed gets its own
+   * back); another position, or another list, another one. */
+  char *d = cursor_encode("Policía de Querétaro", "7c0e2f4e-0000-4000-8000-000000000001", "b1");
+  char *e = cursor_encode("Policía de Querétaro", "7c0e2f4e-0000-4000-8000-000000000002", "b1");
+  char *f = cursor_encode("Policía de Querétaro", "7c0e2f4e-0000-4000-8000-000000000001", "b2");
+  cr_assert_str_eq(c, d);
+  cr_assert_str_neq(c, e);
+  cr_assert_str_neq(c, f);
+  free(c);
+  free(d);
+  free(e);
+  free(f);
+}
+
+/* Words that are English, not Spanish (" a " is both, and left out). */
+static const char *const ENGLISH_WORDS[] = {
+    " must ",    " is ",    " an ",     "a string",   "string",  "integer", "number",
+    "object",    "array",   "address",  "one of",     " only ",  " the ",   " or ",
+    "date-time", " field ", "does not", "characters", "allowed", "within",  "least",
+    "most",      "whole",   "valid:",   "may be",     "must"};
+
+static void assert_spanish(const char *text, const char *what) {
+  for (size_t k = 0; k < sizeof ENGLISH_WORDS / sizeof *ENGLISH_WORDS; k++)
+    cr_assert(strstr(text, ENGLISH_WORDS[k]) == NULL, "%s: \"%s\" has \"%s\"", what, text,
+              ENGLISH_WORDS[k]);
+}
+
+/* Every code of the catalogue, with every phrase validation gives it (and with none), renders
+ * in Spanish without an English word. */
+Test(spanish, every_code_with_every_phrase) {
+  size_t codes = 0;
+  for (const char *code; (code = problem_field_code(codes)) != NULL; codes++) {
+    for (int ph = -1; ph < PH__COUNT; ph++) {
+      struct ctx c;
+      ctx_init(&c, LANG_ES);
+      if (ph < 0)
+        req_field_error(&c.r, "/x", code, "1..5");
+      else
+        req_field_must_be(&c.r, "/x", code, (enum phrase_id)ph);
+      const char *m = json_string_value(json_object_get(json_array_get(c.r.errors, 0), "message"));
+      char what[96];
+      snprintf(what, sizeof what, "%s with phrase %d", code, ph);
+      assert_spanish(m, what);
+      ctx_free(&c);
+    }
+  }
+  cr_assert_gt(codes, 15);
+}
+
+/* A refusal of the database never shows PostgreSQL's own words: constraint, type, function
+ * names go to the log. */
+Test(problem, database_messages_stay_in_the_log) {
+  static const struct {
+    enum db_status status;
+    const char *message, *constraint;
+  } CASES[] = {
+      {DB_INVALID_INPUT, "invalid input syntax for type uuid: \"x\"", ""},
+      {DB_RAISED, "function agency_transition() raised: relation \"agencies\"", ""},
+      {DB_UNIQUE, "duplicate key value violates unique constraint", "users_email_key"},
+      {DB_FOREIGN_KEY, "insert or update on table \"tasks\" violates foreign key constraint",
+       "tasks_assignee_id_fkey"},
+      {DB_CHECK, "new row violates check constraint", "agencies_tier_law_enforcement"},
+  };
+  for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {
+    for (int lang = LANG_EN; lang <= LANG_ES; lang++) {
+      struct ctx c;
+      ctx_init(&c, (enum lang)lang);
+      struct db_conn db;
+      memset(&db, 0, sizeof db);
+      db.status = CASES[i].status;
+      snprintf(db.message, sizeof db.message, "%s", CASES[i].message);
+      snprintf(db.constraint, sizeof db.constraint, "%s", CASES[i].constraint);
+      problem_from_db(&c.r, &db);
+      problem_render(&c.r);
+      const char *body = c.out.binary_body;
+      static const char *const INTERNAL[] = {"syntax", "uuid",  "function",  "relation", "violates",
+                                             "_key",   "_fkey", "agencies_", "tasks"};
+      for (size_t k = 0; k < sizeof INTERNAL / sizeof *INTERNAL; k++)
+        cr_assert(strstr(body, INTERNAL[k]) == NULL, "%s", body);
+      ctx_free(&c);
+    }
+  }
+}
+
+static bool url_accepted(const char *url) {
+  static const struct field F = {"u", F_URL, 0, 0, 0, NULL, NULL};
+  struct ctx c;
+  ctx_init(&c, LANG_EN);
+  json_t *v = json_string(url);
+  int errs = validate_value(&c.r, v, &F, "/u", BODY_NEW);
+  json_decref(v);
+  ctx_free(&c);
+  return errs == 0;
+}
+
+Test(validate, urls_are_absolute_http_without_quotes) {
+  static const char *const GOOD[] = {
+      "https://ssp.gob.mx",         "http://ssp.gob.mx/",
+      "HTTPS://SSP.GOB.MX/Agencia", "https://ssp.gob.mx:8443/a%20b/c?d=1&e=(2)#f",
+      "https://[2001:db8::1]/x",    "https://192.0.2.1/grabacion.mp4"};
+  static const char *const BAD[] = {"https://x\" onmouseover=\"alert(1)",
+                                    "https://x onmouseover=alert(1)",
+                                    "https://x.mx/'",
+                                    "https://",
+                                    "https:///x",
+                                    "https://:80/",
+                                    "ftp://x.mx",
+                                    "javascript:alert(1)",
+                                    "//x.mx",
+                                    "https://x.mx:99999/",
+                                    "https://user:pass@x.mx/",
+                                    "https://x.mx/<script>",
+                                    "https://x.mx/\\",
+                                    "https://x.mx/%2",
+                                    "https://x.mx/\x01",
+                                    "https://x.mx/ñ",
+                                    "https://x.mx/a#b#c",
+                                    "https://[zz]/"};
+  for (size_t i = 0; i < sizeof GOOD / sizeof *GOOD; i++)
+    cr_assert(url_accepted(GOOD[i]), "%s refused", GOOD[i]);
+  for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++)
+    cr_assert_not(url_accepted(BAD[i]), "%s accepted", BAD[i]);
+}
+
+Test(problem, errors_are_capped) {
+  struct ctx c;
+  ctx_init(&c, LANG_EN);
+  for (int i = 0; i < 250; i++)
+    req_field_error(&c.r, "/x", "required", NULL);
+  c.r.problem = P_VALIDATION;
+  problem_render(&c.r);
+  json_t *doc = json_loadb(c.out.binary_body, c.out.binary_body_length, 0, NULL);
+  cr_assert_eq(json_array_size(json_object_get(doc, "errors")), HTTP_MAX_FIELD_ERRORS);
+  cr_assert_eq(json_integer_value(json_object_get(doc, "errors_omitted")), 150);
+  json_decref(doc);
+  ctx_free(&c);
+}
