@@ -54,8 +54,15 @@ static int cmd_serve(void) {
     }
   }
   log_init();
-  if (db_pool_init(g_config.database_url, g_config.db_pool_size) != A_OK ||
-      http_server_start(ALL_ROUTES) != A_OK || db_housekeeping_start() != A_OK ||
+  if (db_pool_init(g_config.database_url, g_config.db_pool_size) != A_OK) {
+    log_close();
+    return 1;
+  }
+  /* The caches kept by notifications, then the listener that feeds them. */
+  auth_standing_init();
+  stats_cache_init();
+  db_listen_start();
+  if (http_server_start(ALL_ROUTES) != A_OK || db_housekeeping_start() != A_OK ||
       webhook_worker_start() != A_OK) {
     log_close();
     return 1;
