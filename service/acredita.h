@@ -54,8 +54,11 @@ struct caller {
   char sub[64];       /* token subject: a user's or client's UUID; "" when anonymous */
   char agency_id[40]; /* for agency users; "" otherwise */
   char name[128];
-  char scope[512]; /* space-separated scopes of machine clients; "" for people */
-  bool scoped;     /* the token carries a scope claim (machine clients): routes check it */
+  char scope[512];    /* space-separated scopes of machine clients; "" for people */
+  bool scoped;        /* the token carries a scope claim (machine clients): routes check it */
+  long token_version; /* the account's token version the token carries ("ver"); 0: none */
+  char jti[65];       /* the token's id ("jti"); "" when it has none */
+  long long expires;  /* its "exp", epoch seconds */
 };
 
 /* ---------------------------------------------------------------- problems */
@@ -80,6 +83,7 @@ enum problem {
   P_GONE,                    /* 410 */
   P_PRECONDITION_FAILED,     /* 412 stale If-Match */
   P_PAYLOAD_TOO_LARGE,       /* 413 */
+  P_HEADERS_TOO_LARGE,       /* 431 */
   P_UNSUPPORTED_MEDIA,       /* 415 */
   P_IDEMPOTENCY_MISMATCH,    /* 422 same key, different body */
   P_RULE,                    /* 422 a rule of the domain (not a field's shape) */
@@ -90,6 +94,7 @@ enum problem {
   P_OAUTH_INVALID_CLIENT,    /* 401 token endpoint: invalid_client */
   P_OAUTH_UNSUPPORTED_GRANT, /* 400 token endpoint: unsupported_grant_type */
   P_OAUTH_INVALID_REQUEST,   /* 400 token endpoint: invalid_request */
+  P_OAUTH_INVALID_SCOPE,     /* 400 token endpoint: invalid_scope */
   P__COUNT
 };
 
@@ -98,6 +103,14 @@ enum lang { LANG_EN = 0, LANG_ES = 1 };
 /* ----------------------------------------------------------- configuration */
 
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+
+/* An address or a network (CIDR): family AF_INET or AF_INET6, the address's bytes in network
+ * order, and how many leading bits must match. */
+struct net {
+  int family;
+  unsigned char addr[16];
+  int bits;
+};
 
 struct config {
   char *database_url;
@@ -112,6 +125,9 @@ struct config {
   char *jwt_issuer;
   char *jwt_audience;
   char **cors_origins; /* NULL-terminated; {"*"} allows any */
+  /* The reverse proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES). */
+  struct net *trusted_proxies;
+  size_t ntrusted_proxies;
   int db_pool_size;
   int csv_exports_max;    /* CSV_EXPORTS_MAX: CSV exports streaming at once, per instance */
   char **replica_urls;    /* DATABASE_REPLICA_URLS, NULL-terminated (empty without standbys) */
@@ -160,6 +176,12 @@ int random_text(char *out, size_t cap, const char *prefix, size_t nbytes, bool u
 bool uuid_valid(const char *s);
 /* Hex SHA-256 of data into out (65 bytes with NUL). */
 void sha256_hex(const void *data, size_t len, char out[65]);
+/* True when the space-separated list scopes holds want. */
+bool scope_has(const char *scopes, const char *want);
+/* Reads an IPv4 or IPv6 address, or a network "addr/bits", into *out. A_OK or A_ERR. */
+int net_parse(const char *text, struct net *out);
+/* True when the address (family, bytes in network order) is inside n. */
+bool net_contains(const struct net *n, int family, const unsigned char *addr);
 /* Constant-time comparison of two byte strings of equal length n. */
 bool bytes_equal_ct(const void *a, const void *b, size_t n);
 

@@ -255,6 +255,28 @@ static int load_replica_settings(void) {
   return A_OK;
 }
 
+/* TRUSTED_PROXIES: comma-separated addresses or networks (10.0.0.5, 172.30.57.0/24) of the
+ * reverse proxies in front of the service: only a request from one of them has its client
+ * taken from X-Forwarded-For. */
+static int load_trusted_proxies(void) {
+  const char *v = getenv("TRUSTED_PROXIES");
+  if (v == NULL || *v == '\0')
+    return A_OK;
+  char **parts = NULL;
+  size_t n = split_string(v, ",", &parts);
+  g_config.trusted_proxies = calloc(n + 1, sizeof *g_config.trusted_proxies);
+  int rc = A_OK;
+  for (size_t i = 0; i < n && rc == A_OK; i++) {
+    char *item = o_strdup(parts[i]);
+    const char *t = trimwhitespace(item);
+    if (*t != '\0' && net_parse(t, &g_config.trusted_proxies[g_config.ntrusted_proxies++]) != A_OK)
+      rc = fail("TRUSTED_PROXIES", "each entry must be an IP address or a network (addr/bits)");
+    o_free(item);
+  }
+  free_string_array(parts);
+  return rc;
+}
+
 int config_load(bool need_db, bool need_keys) {
   memset(&g_config, 0, sizeof g_config);
   if (load_log_settings() != A_OK)
@@ -272,7 +294,8 @@ int config_load(bool need_db, bool need_keys) {
   const char *bind = getenv("BIND_ADDRESS");
   g_config.bind_address = o_strdup(bind != NULL && *bind != '\0' ? bind : "127.0.0.1");
   if (load_jwt_settings(need_keys) != A_OK || load_cors_settings() != A_OK ||
-      load_webhook_settings() != A_OK || load_replica_settings() != A_OK)
+      load_webhook_settings() != A_OK || load_replica_settings() != A_OK ||
+      load_trusted_proxies() != A_OK)
     return A_ERR;
   return A_OK;
 }
@@ -290,6 +313,7 @@ void config_free(void) {
       o_free(*u);
     free(g_config.replica_urls);
   }
+  free(g_config.trusted_proxies);
   if (g_config.cors_origins != NULL) {
     for (char **o = g_config.cors_origins; *o != NULL; o++)
       o_free(*o);

@@ -60,7 +60,15 @@ static int cmd_serve(void) {
                         (enum db_statements)g_config.db_statements);
   for (char **url = g_config.replica_urls; rc == A_OK && *url != NULL; url++)
     rc = db_pool_add_standby(*url);
-  if (rc != A_OK || http_server_start(ALL_ROUTES) != A_OK || db_housekeeping_start() != A_OK ||
+  if (rc != A_OK) {
+    log_close();
+    return 1;
+  }
+  /* The caches kept by notifications, then the listener that feeds them. */
+  auth_standing_init();
+  stats_cache_init();
+  db_listen_start();
+  if (http_server_start(ALL_ROUTES) != A_OK || db_housekeeping_start() != A_OK ||
       webhook_worker_start() != A_OK || db_replicas_start(g_config.replica_max_lag_ms) != A_OK) {
     log_close();
     return 1;

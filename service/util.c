@@ -1,10 +1,12 @@
 /* util.c — small helpers every layer uses: UUIDs, random secrets, hashing, roles. */
 #include "acredita.h"
 
+#include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <orcania.h>
 #include <openssl/sha.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
@@ -91,4 +93,52 @@ int random_text(char *out, size_t cap, const char *prefix, size_t nbytes, bool u
     return A_ERR;
   out[plen + len] = '\0';
   return A_OK;
+}
+
+int net_parse(const char *text, struct net *out) {
+  char host[64];
+  const char *slash = strchr(text, '/');
+  size_t n = slash ? (size_t)(slash - text) : strlen(text);
+  if (n == 0 || n >= sizeof host)
+    return A_ERR;
+  memcpy(host, text, n);
+  host[n] = '\0';
+  memset(out, 0, sizeof *out);
+  int max;
+  if (inet_pton(AF_INET, host, out->addr) == 1) {
+    out->family = AF_INET;
+    max = 32;
+  } else if (inet_pton(AF_INET6, host, out->addr) == 1) {
+    out->family = AF_INET6;
+    max = 128;
+  } else {
+    return A_ERR;
+  }
+  out->bits = max;
+  if (slash != NULL) {
+    char *end;
+    long bits = strtol(slash + 1, &end, 10);
+    if (slash[1] == '\0' || *end != '\0' || bits < 0 || bits > max)
+      return A_ERR;
+    out->bits = (int)bits;
+  }
+  return A_OK;
+}
+
+bool net_contains(const struct net *n, int family, const unsigned char *addr) {
+  if (family != n->family)
+    return false;
+  int full = n->bits / 8, rest = n->bits % 8;
+  if (memcmp(n->addr, addr, (size_t)full) != 0)
+    return false;
+  unsigned char mask = (unsigned char)(0xff00 >> rest);
+  return rest == 0 || (n->addr[full] & mask) == (addr[full] & mask);
+}
+
+bool scope_has(const char *scopes, const char *want) {
+  size_t n = strlen(want);
+  for (const char *p = scopes; n > 0 && (p = strstr(p, want)) != NULL; p += n)
+    if ((p == scopes || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
+      return true;
+  return false;
 }

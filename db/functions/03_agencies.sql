@@ -257,41 +257,45 @@ $$;
 -- The field errors of an agency document that need the data to find: the state must be one
 -- of Mexico's entities, the regional manager and the advisors active advisor users, the
 -- application not signed in the future, a tier only for law enforcement. Only the members
--- named in keys are checked (NULL: all), so that a PATCH is judged on what it sends.
-CREATE OR REPLACE FUNCTION agency_problems(d jsonb, keys text[]) RETURNS TABLE (field text, code text, arg text)
+-- named in keys are checked (NULL: all), so that a PATCH is judged on what it sends. arg_es is
+-- the argument in Spanish when it is prose (NULL: arg is the same in both languages).
+CREATE OR REPLACE FUNCTION agency_problems(d jsonb, keys text[])
+  RETURNS TABLE (field text, code text, arg text, arg_es text)
   LANGUAGE sql STABLE AS $$
-    SELECT '/state', 'invalid_enum', (SELECT string_agg(s.code, ', ' ORDER BY s.code) FROM mx_states s)
+    SELECT '/state', 'invalid_enum', (SELECT string_agg(s.code, ', ' ORDER BY s.code) FROM mx_states s),
+           NULL
     WHERE (keys IS NULL OR 'state' = ANY (keys)) AND jsonb_typeof(d -> 'state') = 'string'
       AND NOT EXISTS (SELECT 1 FROM mx_states s WHERE s.code = d ->> 'state')
     UNION ALL
-    SELECT '/regional_manager_id', 'not_found', NULL
+    SELECT '/regional_manager_id', 'not_found', NULL, NULL
     WHERE (keys IS NULL OR 'regional_manager_id' = ANY (keys))
       AND jsonb_typeof(d -> 'regional_manager_id') = 'string'
       AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id::text = lower(d ->> 'regional_manager_id')
                       AND u.role IN ('advisor', 'admin') AND u.active)
     UNION ALL
-    SELECT '/advisor_ids/' || (x.n - 1), 'not_found', NULL
+    SELECT '/advisor_ids/' || (x.n - 1), 'not_found', NULL, NULL
     FROM jsonb_array_elements_text(CASE WHEN (keys IS NULL OR 'advisor_ids' = ANY (keys))
            AND jsonb_typeof(d -> 'advisor_ids') = 'array' THEN d -> 'advisor_ids' ELSE '[]' END)
          WITH ORDINALITY x (v, n)
     WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id::text = lower(x.v)
                       AND u.role = 'advisor' AND u.active)
     UNION ALL
-    SELECT '/applied_on', 'out_of_range', '..' || mx_today()
+    SELECT '/applied_on', 'out_of_range', '..' || mx_today(), NULL
     WHERE (keys IS NULL OR 'applied_on' = ANY (keys)) AND jsonb_typeof(d -> 'applied_on') = 'string'
       AND (d ->> 'applied_on')::date > mx_today()
     UNION ALL
-    SELECT '/tier', 'invalid', 'only law-enforcement agencies have a tier'
+    SELECT '/tier', 'invalid', 'only law-enforcement agencies have a tier',
+           'solo las agencias policiales tienen nivel'
     WHERE (keys IS NULL OR 'tier' = ANY (keys) OR 'type' = ANY (keys))
       AND jsonb_typeof(d -> 'tier') = 'string' AND d ->> 'type' <> 'law_enforcement'
     UNION ALL
-    SELECT '/reporting/last_report_on', 'out_of_range', '..' || mx_today()
+    SELECT '/reporting/last_report_on', 'out_of_range', '..' || mx_today(), NULL
     WHERE (keys IS NULL OR 'reporting' = ANY (keys))
       AND jsonb_typeof(d #> '{reporting,last_report_on}') = 'string'
       AND (d #>> '{reporting,last_report_on}')::date > mx_today()
     UNION ALL
     SELECT '/implementation_plan_submitted_on', 'out_of_range',
-           coalesce(d ->> 'applied_on', '') || '..' || mx_today()
+           coalesce(d ->> 'applied_on', '') || '..' || mx_today(), NULL
     WHERE (keys IS NULL OR 'implementation_plan_submitted_on' = ANY (keys))
       AND jsonb_typeof(d -> 'implementation_plan_submitted_on') = 'string'
       AND ((d ->> 'implementation_plan_submitted_on')::date > mx_today()

@@ -33,6 +33,28 @@ END $$;
 CREATE OR REPLACE TRIGGER compliance_proofs BEFORE INSERT OR UPDATE OF proofs, standard_id ON compliance
   FOR EACH ROW EXECUTE FUNCTION compliance_check_proofs();
 
+-- Who may be given an agency's work (a compliance record or a task): a user of the agency,
+-- or one of its advisors (advisor_ids, or its regional manager).
+CREATE OR REPLACE FUNCTION assignee_allowed(agency uuid, assignee uuid) RETURNS boolean
+  LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = assignee AND u.agency_id = agency)
+           OR agency_advised_by(agency, assignee::text) $$;
+
+-- Refuses an assignee who may not be given the row's agency's work. It runs before the
+-- foreign key is checked, so an unknown user and a user of another agency are refused alike
+-- (constraint <table>_assignee_allowed): the answer tells nothing about who exists.
+CREATE OR REPLACE FUNCTION check_assignee() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.assignee_id IS NOT NULL AND NOT assignee_allowed(NEW.agency_id, NEW.assignee_id) THEN
+    RAISE EXCEPTION 'the assignee is neither a user of the agency nor one of its advisors'
+      USING ERRCODE = 'check_violation', CONSTRAINT = TG_TABLE_NAME || '_assignee_allowed';
+  END IF;
+  RETURN NEW;
+END $$;
+
+CREATE OR REPLACE TRIGGER compliance_assignee BEFORE INSERT OR UPDATE OF assignee_id ON compliance
+  FOR EACH ROW EXECUTE FUNCTION check_assignee();
+
 CREATE OR REPLACE FUNCTION compliance_proofs_json(proofs jsonb) RETURNS json LANGUAGE sql STABLE AS $$
   SELECT ('[' || coalesce(string_agg('{"cycle":' || j((p ->> 'cycle')::int)
       || ',"cycle_year":' || j((p ->> 'cycle_year')::int)
@@ -68,14 +90,15 @@ CREATE OR REPLACE FUNCTION agency_current_cycle(agency uuid) RETURNS integer
 -- The field errors of a request's proofs that need the data: bullets the standard does not
 -- have, and a cycle other than the agency's current one. Rows of (JSON Pointer, code, arg).
 CREATE OR REPLACE FUNCTION compliance_proof_problems(agency uuid, standard uuid, proofs jsonb)
-  RETURNS TABLE (field text, code text, arg text) LANGUAGE sql STABLE AS $$
-  SELECT ptr, 'invalid_enum', (SELECT coalesce(string_agg(b ->> 'key', ', '), '(none)')
+  RETURNS TABLE (field text, code text, arg text, arg_es text) LANGUAGE sql STABLE AS $$
+  SELECT ptr, 'invalid_enum', (SELECT coalesce(string_agg(b ->> 'key', ', '), '-')
                                FROM standards s, jsonb_array_elements(s.bullets) b
-                               WHERE s.id = standard)
+                               WHERE s.id = standard), NULL
   FROM compliance_unknown_bullets(standard, proofs) ptr
   UNION ALL
   SELECT format('/proofs/%s/cycle', x.n - 1), 'invalid',
-         'proofs are filed in the agency''s current cycle, ' || agency_current_cycle(agency)
+         'proofs are filed in the agency''s current cycle, ' || agency_current_cycle(agency),
+         'las pruebas se registran en el ciclo actual de la agencia, ' || agency_current_cycle(agency)
   FROM jsonb_array_elements(CASE WHEN jsonb_typeof(proofs) = 'array' THEN proofs ELSE '[]' END)
        WITH ORDINALITY x (p, n)
   WHERE jsonb_typeof(x.p -> 'cycle') = 'number'

@@ -1,7 +1,8 @@
 -- 06_tasks: Tasks, and what falls due for an agency.
 
-
-
+-- An assignee is a user of the task's agency or one of its advisors (check_assignee()).
+CREATE OR REPLACE TRIGGER tasks_assignee BEFORE INSERT OR UPDATE OF assignee_id ON tasks
+  FOR EACH ROW EXECUTE FUNCTION check_assignee();
 
 -- Overdue: due before today (Mexico City's date) and neither done nor cancelled.
 CREATE OR REPLACE FUNCTION task_is_overdue(due_on date, status text, today date) RETURNS boolean

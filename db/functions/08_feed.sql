@@ -94,6 +94,7 @@ CREATE OR REPLACE FUNCTION housekeeping() RETURNS void LANGUAGE sql AS $$
   DELETE FROM login_failures
    WHERE window_started_at < now() - interval '1 day'
      AND (locked_until IS NULL OR locked_until < now());
+  DELETE FROM revoked_tokens WHERE expires_at < now();
 $$;
 
 -- Stores afresh the documents of the agencies and tasks that are stale for today (a

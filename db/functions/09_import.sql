@@ -88,8 +88,8 @@ BEGIN
     before_json := agency_json(x);
     doc := jsonb_merge_patch(before_json::jsonb, doc);
   END IF;
-  SELECT coalesce(jsonb_agg(jsonb_build_object('field', p.field, 'code', p.code, 'arg', p.arg)),
-                  '[]')
+  SELECT coalesce(jsonb_agg(jsonb_build_object('field', p.field, 'code', p.code, 'arg', p.arg,
+                                               'arg_es', p.arg_es)), '[]')
     INTO line_errors
     FROM agency_problems(doc, CASE WHEN agency IS NULL THEN NULL
                                    ELSE ARRAY(SELECT jsonb_object_keys(l -> 'doc')) END) p;
@@ -151,14 +151,18 @@ BEGIN
             jsonb_build_object('field', '/accreditation_manager/name', 'code', 'required', 'arg', NULL)
           WHEN 'agencies_tier_law_enforcement' THEN
             jsonb_build_object('field', '/tier', 'code', 'invalid',
-                               'arg', 'only law-enforcement agencies have a tier')
+                               'arg', 'only law-enforcement agencies have a tier',
+                               'arg_es', 'solo las agencias policiales tienen nivel')
+          -- Constraint and column names are the database's own: they stay in it.
           ELSE jsonb_build_object('field', '', 'code', 'invalid',
-                                  'arg', coalesce(nullif(found_constraint, ''), found_column))
+                                  'arg', 'the line breaks a rule of the data',
+                                  'arg_es', 'la línea infringe una regla de los datos')
           END);
       WHEN invalid_text_representation OR invalid_datetime_format OR datetime_field_overflow
            OR string_data_right_truncation OR numeric_value_out_of_range THEN
         line_errors := jsonb_build_array(jsonb_build_object('field', '', 'code', 'invalid',
-                                                            'arg', SQLERRM));
+          'arg', 'a value of the line could not be read',
+          'arg_es', 'un valor de la línea no pudo leerse'));
     END;
     IF jsonb_array_length(line_errors) > 0 THEN
       line_status := 'error';

@@ -6,6 +6,7 @@
 #define ACREDITA_AUTH_H
 
 #include "acredita.h"
+#include "db/db.h"
 
 /* Longest token accepted, in bytes; longer ones are refused before any parsing. */
 #define AUTH_MAX_TOKEN_BYTES 8192
@@ -25,6 +26,7 @@ enum auth_verdict {
   AUTH_WRONG_ISSUER,   /* iss missing or not g_config.jwt_issuer */
   AUTH_WRONG_AUDIENCE, /* aud (string or array) missing or without g_config.jwt_audience */
   AUTH_BAD_CLAIMS,     /* sub, role or agency_id missing or invalid */
+  AUTH_REVOKED,        /* its account is gone, inactive or changed, or it was revoked */
 };
 
 /*
@@ -42,15 +44,30 @@ int auth_init(void);
  * reason it was refused. *out is untouched on refusal. Thread-safe. */
 enum auth_verdict auth_verify_token(const char *token, struct caller *out);
 
-/* A short English phrase for a verdict, for logs and the problem detail. */
-const char *auth_verdict_text(enum auth_verdict v);
+/* A short phrase for a verdict, for logs and the problem detail, in English or Spanish. */
+const char *auth_verdict_text(enum auth_verdict v, enum lang lang);
 
 /* Signs a token for c with the configured key: sub, role, name, agency_id (when set), scope
- * (when set, or empty when c->scoped: a machine client), iss, aud, iat, nbf, exp = now +
- * ttl_seconds (AUTH_DEFAULT_TTL when <= 0). Returns a malloc'd string the caller frees with free(),
- * or NULL on failure, which includes a caller whose token would not verify (no sub, anonymous,
- * agency without a UUID agency_id). */
+ * (when set, or empty when c->scoped: a machine client), ver (when c->token_version > 0), a
+ * fresh random jti, iss, aud, iat, nbf, exp = now + ttl_seconds (AUTH_DEFAULT_TTL when <= 0).
+ * Returns a malloc'd string the caller frees with free(), or NULL on failure, which includes
+ * a caller whose token would not verify (no sub, anonymous, agency without a UUID agency_id). */
 char *auth_issue_token(const struct caller *c, long ttl_seconds);
+
+/*
+ * Whether a verified token still stands (revocation.c): *v is AUTH_REVOKED when its subject's
+ * account is deleted or inactive, when it carries a token version ("ver") its account no
+ * longer has (or names no account), or when its jti was revoked; AUTH_OK otherwise. The
+ * subjects checked are kept in memory while the listener (db/listen.c) tells which change;
+ * without it, or for a subject not kept, the database is asked: with db NULL the function
+ * then returns A_ERR (call it again with a connection), and A_ERR with db->status set when
+ * the query failed. A_OK when *v is set.
+ */
+int auth_token_standing(const struct caller *c, struct db_conn *db, enum auth_verdict *v);
+/* Registers the kept subjects with the listener; before db_listen_start(). */
+void auth_standing_init(void);
+/* Checks answered from memory and by PostgreSQL, and the seconds spent in all of them. */
+void auth_standing_stats(unsigned long *from_memory, unsigned long *from_database, double *seconds);
 
 /* The JSON Web Key Set of the public key: {"keys":[{kty,kid,use,alg,n,e | crv,x,y}]}, or
  * {"keys":[]} for HS256. Returns a malloc'd string the caller frees with free(), or NULL before

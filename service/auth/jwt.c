@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "auth/auth.h"
@@ -372,6 +373,15 @@ static enum auth_verdict check_claims(const json_t *claims, struct caller *c) {
   const char *scope_s = json_string_value(scope);
   if (!claim_absent(scope) && (scope_s == NULL || strlen(scope_s) >= sizeof c->scope))
     return AUTH_BAD_CLAIMS;
+  /* The account's token version, and the token's own id (for revoking it alone). */
+  const json_t *ver = json_object_get(claims, "ver");
+  if (!claim_absent(ver) && (!json_is_integer(ver) || json_integer_value(ver) < 1 ||
+                             json_integer_value(ver) > 2147483647))
+    return AUTH_BAD_CLAIMS;
+  const json_t *jti = json_object_get(claims, "jti");
+  const char *jti_s = json_string_value(jti);
+  if (!claim_absent(jti) && (jti_s == NULL || jti_s[0] == '\0' || strlen(jti_s) >= sizeof c->jti))
+    return AUTH_BAD_CLAIMS;
 
   memset(c, 0, sizeof *c);
   c->role = role;
@@ -384,6 +394,10 @@ static enum auth_verdict check_claims(const json_t *claims, struct caller *c) {
     strcpy(c->scope, scope_s);
   /* A machine client's token always names its scopes, even none: it is limited to them. */
   c->scoped = !claim_absent(scope);
+  c->token_version = json_is_integer(ver) ? (long)json_integer_value(ver) : 0;
+  if (jti_s != NULL)
+    strcpy(c->jti, jti_s);
+  c->expires = (long long)json_number_value(json_object_get(claims, "exp"));
   return AUTH_OK;
 }
 
@@ -533,30 +547,27 @@ out:
   return v;
 }
 
-const char *auth_verdict_text(enum auth_verdict v) {
-  switch (v) {
-  case AUTH_OK:
-    return "valid token";
-  case AUTH_MALFORMED:
-    return "malformed token";
-  case AUTH_TOO_LARGE:
-    return "token too large";
-  case AUTH_WRONG_ALG:
-    return "token signed with an algorithm this service does not accept";
-  case AUTH_BAD_SIGNATURE:
-    return "token signature does not verify";
-  case AUTH_EXPIRED:
-    return "token expired";
-  case AUTH_NOT_YET_VALID:
-    return "token not yet valid";
-  case AUTH_WRONG_ISSUER:
-    return "token from another issuer";
-  case AUTH_WRONG_AUDIENCE:
-    return "token for another audience";
-  case AUTH_BAD_CLAIMS:
-    return "token claims missing or invalid";
-  }
-  return "invalid token";
+const char *auth_verdict_text(enum auth_verdict v, enum lang lang) {
+  static const char *const TEXT[][2] = {
+      [AUTH_OK] = {"valid token", "token válido"},
+      [AUTH_MALFORMED] = {"malformed token", "token mal formado"},
+      [AUTH_TOO_LARGE] = {"token too large", "token demasiado grande"},
+      [AUTH_WRONG_ALG] = {"token signed with an algorithm this service does not accept",
+                          "token firmado con un algoritmo que este servicio no acepta"},
+      [AUTH_BAD_SIGNATURE] = {"token signature does not verify",
+                              "la firma del token no se verifica"},
+      [AUTH_EXPIRED] = {"token expired", "token vencido"},
+      [AUTH_NOT_YET_VALID] = {"token not yet valid", "token aún no válido"},
+      [AUTH_WRONG_ISSUER] = {"token from another issuer", "token de otro emisor"},
+      [AUTH_WRONG_AUDIENCE] = {"token for another audience", "token para otra audiencia"},
+      [AUTH_BAD_CLAIMS] = {"token claims missing or invalid",
+                           "afirmaciones del token ausentes o inválidas"},
+      [AUTH_REVOKED] = {"token revoked, or its account changed or is no longer active",
+                        "token revocado, o su cuenta cambió o ya no está activa"},
+  };
+  if ((unsigned)v >= sizeof TEXT / sizeof *TEXT)
+    return lang == LANG_ES ? "token inválido" : "invalid token";
+  return TEXT[v][lang == LANG_ES];
 }
 
 /* -------------------------------------------------------------------- issuing */
@@ -591,6 +602,12 @@ char *auth_issue_token(const struct caller *c, long ttl_seconds) {
     return NULL;
 
   long now = (long)time(NULL);
+  unsigned char id[16];
+  char jti[33];
+  if (RAND_bytes(id, sizeof id) != 1)
+    return NULL;
+  for (size_t i = 0; i < sizeof id; i++)
+    snprintf(jti + 2 * i, 3, "%02x", id[i]);
   if (jwt_new(&jwt) != 0)
     return NULL;
   if (jwt_add_grant(jwt, "sub", c->sub) != 0 ||
@@ -598,7 +615,8 @@ char *auth_issue_token(const struct caller *c, long ttl_seconds) {
       jwt_add_grant(jwt, "name", c->name) != 0 ||
       (c->agency_id[0] != '\0' && jwt_add_grant(jwt, "agency_id", c->agency_id) != 0) ||
       ((c->scoped || c->scope[0] != '\0') && jwt_add_grant(jwt, "scope", c->scope) != 0) ||
-      jwt_add_grant(jwt, "iss", g_config.jwt_issuer) != 0 ||
+      (c->token_version > 0 && jwt_add_grant_int(jwt, "ver", c->token_version) != 0) ||
+      jwt_add_grant(jwt, "jti", jti) != 0 || jwt_add_grant(jwt, "iss", g_config.jwt_issuer) != 0 ||
       jwt_add_grant(jwt, "aud", g_config.jwt_audience) != 0 ||
       jwt_add_grant_int(jwt, "iat", now) != 0 || jwt_add_grant_int(jwt, "nbf", now) != 0 ||
       jwt_add_grant_int(jwt, "exp", now + ttl_seconds) != 0)

@@ -179,6 +179,18 @@ void db_functions_checksum(char out[65]);
 /* Loads the demo dataset (the files under db/demo) in one transaction; safe to run twice. */
 int db_seed_demo(PGconn *pg, const char *password_hash, const char *secret_hash);
 
+/* Notifications (listen.c): one thread LISTENs on its own connection to the channels
+ * registered before db_listen_start() and calls each channel's fn with the notification's
+ * payload, or with NULL when the connection is made or lost (notifications may have been
+ * missed: whatever a cache holds may be stale). fn runs on the listener's thread. */
+typedef void (*db_notify_fn)(const char *payload);
+/* Registers fn for channel (a static string); before db_listen_start(). A_OK or A_ERR. */
+int db_listen_register(const char *channel, db_notify_fn fn);
+/* Starts the listener thread, once (g_config.database_url). */
+void db_listen_start(void);
+/* True while the listener is connected: caches kept by notifications are current. */
+bool db_listening(void);
+
 /* A background thread: round() runs again at once while it returns more than 0 (it found
  * work), after idle_ms otherwise, until background_stop(). Declare one statically with
  * round and idle_ms set. */

@@ -15,7 +15,7 @@
  *
  * The files of http/ depend one way (each calls only files listed before it):
  *   bytes.c query.c request.c problem.c database.c conditional.c validate.c stream.c page.c
- *   resource.c metrics.c server.c
+ *   resource.c metrics.c wire.c server.c
  */
 #ifndef ACREDITA_HTTP_H
 #define ACREDITA_HTTP_H
@@ -25,12 +25,25 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <ulfius.h>
 
 /* Largest request body accepted by default, in bytes. */
 #define HTTP_MAX_BODY_BYTES (1024 * 1024)
 /* Largest body any route accepts (imports); the server's own buffer limit. */
 #define HTTP_MAX_IMPORT_BYTES (16 * 1024 * 1024)
+/* Largest size of a request's headers (names and values), in bytes: 431 beyond. */
+#define HTTP_MAX_HEADER_BYTES (32 * 1024)
+/* Memory libmicrohttpd gives each connection for the request line and headers; headers
+ * between HTTP_MAX_HEADER_BYTES and about half of this still get the service's own 431 (a
+ * Cookie header takes twice its size: libmicrohttpd copies it to parse it). */
+#define HTTP_CONNECTION_MEMORY (256 * 1024)
+/* Most field errors an answer lists; the others are counted in errors_omitted. */
+#define HTTP_MAX_FIELD_ERRORS 100
+/* Most query parameters a request may have (400 beyond). */
+#define HTTP_MAX_QUERY_PARAMS 100
+/* Seconds a connection may stay idle before it is closed. */
+#define HTTP_IDLE_TIMEOUT_S 60
 /* How long a request waits for a database connection before answering 503, in ms. */
 #define HTTP_DB_WAIT_MS 2000
 /* Seconds a client is told to wait after a 503. */
@@ -52,6 +65,7 @@ struct qparam {
   enum qtype type;
   bool repeat;               /* may be given more than once (passed to SQL as a JSON array) */
   const char *const *values; /* Q_ENUM: NULL-terminated allowed values */
+  bool hidden; /* filters on a field the list's public view hides (list_spec.public_roles) */
 };
 
 /* Route flags. */
@@ -65,6 +79,7 @@ enum {
   R_NO_DB = 1u << 6,      /* never touches the database */
   R_LARGE_BODY = 1u << 7, /* up to HTTP_MAX_IMPORT_BYTES instead of HTTP_MAX_BODY_BYTES */
   R_PRIMARY = 1u << 8,    /* a GET the primary answers unless it is down (not a standby) */
+  R_NO_STORE = 1u << 9,   /* never cached, not even anonymous answers (health, metrics) */
 };
 
 /* The header that carries a write's commit position (db_commit_at) to the client, and back on
@@ -113,7 +128,8 @@ struct req {
   /* The problem being answered, when a handler or dispatch fails. */
   enum problem problem;
   char detail[512];
-  json_t *errors; /* array of {field, code, message}; NULL until the first error */
+  json_t *errors;        /* array of {field, code, message}; NULL until the first error */
+  size_t errors_omitted; /* field errors past HTTP_MAX_FIELD_ERRORS, not in errors */
   /* The response. */
   long status;
   bool has_body;
@@ -123,7 +139,11 @@ struct req {
   char *journal_ids;         /* ids of the change-feed rows written ("1,2"): stamped at COMMIT */
   const char *scope;         /* the scope a machine client needs here ("" for none) */
   json_t *problem_members;   /* extra members of the problem body (owned), or NULL */
+  char *replay_body;         /* what an Idempotency-Key replay answers instead of the body, when the
+                                body shows a secret once (malloc'd, owned), or NULL */
   struct csv_stream *stream; /* a body to stream once the answer is decided (owned), or NULL */
+  double started;            /* CLOCK_MONOTONIC ms when the headers arrived */
+  bool finished;             /* the answer is decided and accounted (finish() ran) */
 };
 
 /* ----------------------------------------------------------------- server */
@@ -136,6 +156,10 @@ void http_server_stop(int grace_ms);
 void route_scope(const struct route_table *table, const struct route *rt, char *out, size_t cap);
 /* Prints every route as "METHOD<TAB>PATH<TAB>roles<TAB>scope" lines (acredita routes). */
 void http_routes_describe(const struct route_table *const *tables, FILE *out);
+/* True when the caller's role and scopes admit the route method pattern ("/v1/tasks/:id"). */
+bool req_may_call(const struct req *r, const char *method, const char *pattern);
+/* True when some route open to role needs scope (what a person's token may be narrowed to). */
+bool http_scope_for_role(enum role role, const char *scope);
 /* The port actually bound (useful with PORT=0). */
 int http_server_port(void);
 
@@ -175,6 +199,9 @@ const char *req_header(const struct req *r, const char *name);
 bool req_content_type_is(const struct req *r, const char *want);
 /* A string member of the body, or NULL when absent or not a string. */
 const char *req_body_string(const struct req *r, const char *name);
+/* The client's address as text ("-" when unknown): the peer's, or, when the peer is one of
+ * TRUSTED_PROXIES, the address its X-Forwarded-For names. */
+void req_client_address(const struct req *r, char *out, size_t cap);
 /* The caller's sub and agency for SQL: NULL when the caller has none. */
 const char *req_caller_sub(const struct req *r);
 const char *req_caller_agency(const struct req *r);
@@ -188,8 +215,10 @@ enum problem reply_text(struct req *r, long status, const char *content_type, co
                         size_t len);
 /* Sets an empty response (204). */
 enum problem reply_empty(struct req *r, long status);
-/* Adds a response header. */
+/* Adds a response header (replacing one of the same name). */
 void reply_header(struct req *r, const char *name, const char *value);
+/* Adds name to the response's Vary header, once. */
+void reply_vary(struct req *r, const char *name);
 
 /* ------------------------------------------------------ problems (problem.c) */
 
@@ -198,11 +227,15 @@ void reply_header(struct req *r, const char *name, const char *value);
 enum problem req_fail(struct req *r, enum problem kind, const char *en, const char *es, ...);
 /* Adds a field error: pointer is a JSON Pointer ("/state"), code a stable word from the
  * catalogue in problem.c (required, invalid_type, invalid_enum, too_long, …), arg fills the
- * message's placeholder (the allowed values, the maximum) or is NULL. */
+ * message's placeholder or is NULL. arg is the same in every language — values, numbers,
+ * ranges —: prose goes through req_field_error_text(). Past HTTP_MAX_FIELD_ERRORS errors it
+ * only counts them (r->errors_omitted). */
 void req_field_error(struct req *r, const char *pointer, const char *code, const char *arg);
 /* The same with an argument in prose, in both languages (the request's is used). */
 void req_field_error_text(struct req *r, const char *pointer, const char *code, const char *en,
                           const char *es);
+/* The i-th field error code of the catalogue, or NULL past its end (for tests). */
+const char *problem_field_code(size_t i);
 /* Renders r->problem as application/problem+json into the response. */
 void problem_render(struct req *r);
 /* The HTTP status of a problem kind. */
@@ -261,6 +294,32 @@ enum problem req_lock_row(struct req *r, struct db_stmt *lock, int n, const char
                           handler_fn not_found, PGresult **current);
 
 /* -------------------------------------------------------- validation (validate.c) */
+
+/* A text in both languages. */
+struct phrase {
+  const char *en, *es;
+};
+/* What a value must be: the argument of an invalid_type or invalid_format field error. */
+enum phrase_id {
+  PH_STRING,
+  PH_EMAIL,
+  PH_UUID,
+  PH_DATE,
+  PH_DATETIME,
+  PH_URL,
+  PH_BOOL,
+  PH_INTEGER,
+  PH_WHOLE,
+  PH_NUMBER,
+  PH_BILINGUAL,
+  PH_STRINGS,
+  PH_OBJECT,
+  PH_OBJECTS,
+  PH__COUNT
+};
+extern const struct phrase VALIDATE_PHRASES[PH__COUNT];
+/* Adds the field error code ("invalid_type", "invalid_format") saying the value must be what. */
+void req_field_must_be(struct req *r, const char *pointer, const char *code, enum phrase_id what);
 
 enum ftype {
   F_STRING,
@@ -341,6 +400,11 @@ struct list_spec {
    * the rows the filters select (count, versions, today), which the CSV's ETag hashes. */
   struct db_stmt csv_header, csv_fingerprint;
   const char *csv_filename;
+  /* The roles that see only a public view of the records, and the fields of that view they
+   * may sort on (and updated_since when it lists updated_at); filters marked hidden are
+   * refused to them. 0: every caller sees the whole record. */
+  unsigned public_roles;
+  const char *const *public_fields;
 };
 /* Answers the route's list (r->route->list) as a JSON page or, when asked, as CSV. */
 enum problem list_respond(struct req *r);
@@ -349,8 +413,9 @@ enum problem list_respond(struct req *r);
  * is set). */
 bool req_archived_refused(struct req *r);
 
-/* Cursor codec, exposed for tests: encode returns a malloc'd string; decode returns A_OK and
- * fills key/id (malloc'd) when the cursor is intact and was made for binding. */
+/* Cursor codec, exposed for tests: encode returns a malloc'd string, sealed (its content
+ * cannot be read); decode returns A_OK and fills key/id (malloc'd) when the cursor is intact
+ * and was made for binding. */
 char *cursor_encode(const char *key, const char *id, const char *binding);
 int cursor_decode(const char *cursor, const char *binding, char **key, char **id);
 
@@ -468,7 +533,9 @@ enum problem reply_created(struct req *r, const char *resource, const char *coll
 enum problem reply_updated(struct req *r, const char *resource, const char *id, const char *before,
                            const char *after);
 /* Answers json (an object) with the members of shown_once (an object: a secret shown this
- * once) merged in, and Cache-Control: no-store. Audit json first: shown_once never is. */
+ * once) merged in, and Cache-Control: no-store. Audit json first: shown_once never is. An
+ * Idempotency-Key replay answers json with each such member null and "<member>_shown": true
+ * (the stored replay never holds the secret). */
 enum problem reply_revealing(struct req *r, long status, const char *json, const char *shown_once);
 /* Records a write in the audit trail and the change feed, in the request's transaction (the
  * route must have R_TX). before/after are the JSON representations (NULL for a create's
@@ -479,6 +546,37 @@ enum problem req_audit(struct req *r, const char *action, const char *resource, 
 /* The same with a note: why (a reason, a rationale), or NULL. */
 enum problem req_audit_note(struct req *r, const char *action, const char *resource, const char *id,
                             const char *before, const char *after, const char *note);
+
+/* -------------------------------------------------------------------- wire (wire.c) */
+
+/* How a request ended, for wire_hooks.done. */
+enum wire_outcome {
+  WIRE_ANSWERED, /* its answer was sent */
+  WIRE_CUT,      /* its body grew past the limit begin gave: the connection was closed */
+  WIRE_LOST,     /* the connection ended first */
+};
+
+/* What the server does with each request on the wire. */
+struct wire_hooks {
+  /* The headers are in (in: method, URL, headers, client address; no body). Returns the
+   * largest body the request may send, or -1 when out holds its answer already: its body
+   * is then never read. *app is the hooks' own state for the request. */
+  long (*begin)(struct _u_request *in, struct _u_response *out, void **app);
+  /* The body is in (in->binary_body, at most begin's limit): fills out. */
+  void (*end)(struct _u_request *in, struct _u_response *out, void *app);
+  /* The request is over, answered or not: frees app. */
+  void (*done)(void *app, enum wire_outcome how);
+};
+
+/* Serves hooks on addr (its port included) with threads worker threads. A_OK or A_ERR. */
+int wire_start(const struct wire_hooks *hooks, const struct sockaddr *addr, int threads);
+/* The port bound, or -1. */
+int wire_port(void);
+/* Requests whose headers have arrived and whose answer has not been sent. */
+int wire_in_flight(void);
+/* Stops accepting connections, waits up to grace_ms for the requests in flight (bodies
+ * still arriving included; their answers say Connection: close), then stops. */
+void wire_stop(int grace_ms);
 
 /* ------------------------------------------------------------ metrics (metrics.c) */
 

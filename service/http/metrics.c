@@ -4,6 +4,8 @@
  */
 #include "http/http.h"
 
+#include "auth/auth.h"
+
 #include <orcania.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,8 +18,8 @@
 static const double BUCKETS_MS[] = {1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500};
 #define NBUCKETS (sizeof BUCKETS_MS / sizeof *BUCKETS_MS)
 
-static const long STATUSES[MAX_STATUSES] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 406,
-                                            409, 410, 412, 413, 415, 422, 429, 500, 503, 0};
+static const long STATUSES[MAX_STATUSES] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 406, 409,
+                                            410, 412, 413, 415, 422, 429, 431, 500, 503, 0};
 
 static struct {
   _Atomic(const char *) route[MAX_ROUTES];
@@ -88,6 +90,19 @@ char *metrics_render(void) {
                  "acredita_http_request_duration_seconds_sum %.6f\n"
                  "acredita_http_request_duration_seconds_count %lu\n",
                  cumulative, (double)atomic_load(&m.sum_us) / 1e6, atomic_load(&m.total));
+  unsigned long from_memory, from_database;
+  double check_seconds;
+  auth_standing_stats(&from_memory, &from_database, &check_seconds);
+  out = mstrcatf(out,
+                 "# HELP acredita_token_checks_total Token standing checks (revocation), by where"
+                 " the answer came from.\n"
+                 "# TYPE acredita_token_checks_total counter\n"
+                 "acredita_token_checks_total{source=\"memory\"} %lu\n"
+                 "acredita_token_checks_total{source=\"database\"} %lu\n"
+                 "# HELP acredita_token_check_seconds_total Time spent checking token standing.\n"
+                 "# TYPE acredita_token_check_seconds_total counter\n"
+                 "acredita_token_check_seconds_total %.6f\n",
+                 from_memory, from_database, check_seconds);
   int size, in_use, waiting;
   db_pool_stats(&size, &in_use, &waiting);
   out = mstrcatf(out,

@@ -1,10 +1,18 @@
 /*
  * page.c — lists: keyset pages with opaque cursors, and the same rows as one CSV document.
  *
- * A cursor carries the last row's sort key and id, and a MAC over them and the list's
- * "binding" (its path, filters and sort). A cursor therefore cannot be forged or edited, and
- * reusing it with other filters or another sort is detected and refused, not silently
- * answered with the wrong page.
+ * A cursor carries the last row's sort key and id, sealed (AES-256-GCM) with the list's
+ * "binding" (its path, filters and sort) as associated data. A cursor therefore cannot be
+ * read, forged or edited — the sort key can be a value the caller does not see, such as a
+ * record's exact updated_at — and reusing it with other filters or another sort is detected
+ * and refused, not silently answered with the wrong page. The nonce is a MAC of the binding
+ * and the payload (the SIV construction): the same position always gives the same cursor,
+ * so that a poller at the end of the change feed gets its own cursor back and its ETag holds,
+ * while two different positions never share a nonce.
+ *
+ * A list may show some roles only a public view of its records (anonymous callers and
+ * partners see an agency's name and status, not its tier). Those roles may filter and sort
+ * only on what that view shows: a parameter on a hidden field answers 400 not_allowed.
  */
 #include "http/http.h"
 
@@ -15,19 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAC_BYTES 16
-
-static void mac_of(const char *payload, const char *binding, unsigned char out[32]) {
-  size_t plen = strlen(payload), blen = strlen(binding);
-  char *msg = malloc(plen + blen + 2);
-  memcpy(msg, payload, plen);
-  msg[plen] = '\n';
-  memcpy(msg + plen + 1, binding, blen + 1);
-  unsigned int len = 32;
-  HMAC(EVP_sha256(), g_config.cursor_key, sizeof g_config.cursor_key, (unsigned char *)msg,
-       plen + blen + 1, out, &len);
-  free(msg);
-}
+#define NONCE_BYTES 12
+#define TAG_BYTES 16
+#define CURSOR_MAX_CHARS 2048
 
 /* base64url without padding of len bytes; malloc'd. */
 static char *b64url(const unsigned char *data, size_t len) {
@@ -61,42 +59,81 @@ static unsigned char *unb64url(const char *s, size_t *len) {
   return out;
 }
 
+/* The cursor key split in two for its two uses: the cipher's key, and the key of the MAC
+ * that makes each payload's nonce. */
+static void cursor_subkey(const char *label, unsigned char out[32]) {
+  unsigned int len = 32;
+  HMAC(EVP_sha256(), g_config.cursor_key, sizeof g_config.cursor_key, (const unsigned char *)label,
+       strlen(label), out, &len);
+}
+
+static void cursor_nonce(const char *binding, const char *payload, unsigned char out[NONCE_BYTES]) {
+  unsigned char key[32], mac[32];
+  unsigned int len = sizeof mac;
+  cursor_subkey("nonce", key);
+  size_t blen = strlen(binding) + 1, plen = strlen(payload);
+  unsigned char *msg = malloc(blen + plen);
+  memcpy(msg, binding, blen); /* with its NUL: the binding ends where the payload begins */
+  memcpy(msg + blen, payload, plen);
+  HMAC(EVP_sha256(), key, sizeof key, msg, blen + plen, mac, &len);
+  free(msg);
+  memcpy(out, mac, NONCE_BYTES);
+}
+
+/* Seals (encrypt = true) or opens in[0..n) into out with the cipher key and binding as
+ * associated data; tag is written or checked. False when a sealed text does not open. */
+static bool cursor_crypt(bool encrypt, const unsigned char nonce[NONCE_BYTES], const char *binding,
+                         const unsigned char *in, int n, unsigned char *out,
+                         unsigned char tag[TAG_BYTES]) {
+  unsigned char key[32];
+  cursor_subkey("cipher", key);
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  int len = 0, fin = 0;
+  bool ok = ctx != NULL &&
+            EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce, encrypt ? 1 : 0) == 1 &&
+            EVP_CipherUpdate(ctx, NULL, &len, (const unsigned char *)binding,
+                             (int)strlen(binding)) == 1 &&
+            EVP_CipherUpdate(ctx, out, &len, in, n) == 1 &&
+            (encrypt || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, tag) == 1) &&
+            EVP_CipherFinal_ex(ctx, out + len, &fin) == 1 &&
+            (!encrypt || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_BYTES, tag) == 1);
+  EVP_CIPHER_CTX_free(ctx);
+  return ok;
+}
+
 char *cursor_encode(const char *key, const char *id, const char *binding) {
   json_t *p = json_pack("{s:s,s:s}", "k", key, "i", id);
   char *payload = json_dumps(p, JSON_COMPACT);
   json_decref(p);
-  unsigned char mac[32];
-  mac_of(payload, binding, mac);
-  char *a = b64url((unsigned char *)payload, strlen(payload));
-  char *b = b64url(mac, MAC_BYTES);
+  size_t n = strlen(payload);
+  unsigned char *sealed = malloc(NONCE_BYTES + n + TAG_BYTES);
   char *cursor = NULL;
-  if (a != NULL && b != NULL && asprintf(&cursor, "%s.%s", a, b) < 0)
-    cursor = NULL;
+  if (sealed != NULL) {
+    cursor_nonce(binding, payload, sealed);
+    if (cursor_crypt(true, sealed, binding, (unsigned char *)payload, (int)n, sealed + NONCE_BYTES,
+                     sealed + NONCE_BYTES + n))
+      cursor = b64url(sealed, NONCE_BYTES + n + TAG_BYTES);
+  }
   free(payload);
-  free(a);
-  free(b);
+  free(sealed);
   return cursor;
 }
 
 int cursor_decode(const char *cursor, const char *binding, char **key, char **id) {
   int rc = A_ERR;
-  char *copy = strdup(cursor);
-  unsigned char *payload = NULL, *mac = NULL;
+  unsigned char *sealed = NULL, *payload = NULL;
   json_t *p = NULL;
-  char *dot = strchr(copy, '.');
-  if (dot == NULL || strlen(cursor) > 2048)
+  size_t len;
+  if (strlen(cursor) > CURSOR_MAX_CHARS || (sealed = unb64url(cursor, &len)) == NULL ||
+      len <= NONCE_BYTES + TAG_BYTES)
     goto out;
-  *dot = '\0';
-  size_t plen, mlen;
-  payload = unb64url(copy, &plen);
-  mac = unb64url(dot + 1, &mlen);
-  if (payload == NULL || mac == NULL || mlen != MAC_BYTES || strlen((char *)payload) != plen)
+  int n = (int)(len - NONCE_BYTES - TAG_BYTES);
+  payload = malloc((size_t)n + 1);
+  if (payload == NULL || !cursor_crypt(false, sealed, binding, sealed + NONCE_BYTES, n, payload,
+                                       sealed + NONCE_BYTES + n))
     goto out;
-  unsigned char want[32];
-  mac_of((char *)payload, binding, want);
-  if (!bytes_equal_ct(want, mac, MAC_BYTES))
-    goto out;
-  p = json_loads((char *)payload, 0, NULL);
+  payload[n] = '\0';
+  p = json_loadb((char *)payload, (size_t)n, 0, NULL);
   const char *k = json_string_value(json_object_get(p, "k"));
   const char *i = json_string_value(json_object_get(p, "i"));
   if (k == NULL || i == NULL || !uuid_valid(i))
@@ -106,9 +143,8 @@ int cursor_decode(const char *cursor, const char *binding, char **key, char **id
   rc = A_OK;
 out:
   json_decref(p);
-  free(copy);
+  free(sealed);
   free(payload);
-  free(mac);
   return rc;
 }
 
@@ -151,6 +187,36 @@ static bool parse_limit(const char *text, long max, long *limit) {
   return true;
 }
 
+static bool public_field(const struct list_spec *spec, const char *name) {
+  for (size_t i = 0; spec->public_fields != NULL && spec->public_fields[i] != NULL; i++)
+    if (strcmp(spec->public_fields[i], name) == 0)
+      return true;
+  return false;
+}
+
+/* For a caller who sees the public view: filters on hidden fields (struct qparam.hidden), a
+ * sort on a field the view does not show, and updated_since unless updated_at is shown. */
+static void public_view_errors(struct req *r, const struct list_spec *spec,
+                               const struct list_sort *sort) {
+  char ptr[160];
+  for (const struct qparam *p = r->route->query; p != NULL && p->name != NULL; p++)
+    if (p->hidden && req_query_value(r, p->name) != NULL) {
+      snprintf(ptr, sizeof ptr, "/query/%.100s", p->name);
+      req_field_error(r, ptr, "not_allowed", NULL);
+    }
+  if (sort != NULL && req_query_value(r, "sort") != NULL && !public_field(spec, sort->name)) {
+    char allowed[256] = "";
+    for (const struct list_sort *s = spec->sorts; s->name != NULL; s++)
+      if (public_field(spec, s->name)) {
+        size_t u = strlen(allowed);
+        snprintf(allowed + u, sizeof allowed - u, "%s%s, -%s", u ? ", " : "", s->name, s->name);
+      }
+    req_field_error(r, "/query/sort", "invalid_enum", allowed);
+  }
+  if (req_query_value(r, "updated_since") != NULL && !public_field(spec, "updated_at"))
+    req_field_error(r, "/query/updated_since", "not_allowed", NULL);
+}
+
 /* Checks the list's own parameters (the route's filters were checked by dispatch) and binds
  * the statements' parameters. Every bad parameter is reported at once. */
 static enum problem list_parse(struct req *r, struct list_request *q) {
@@ -184,6 +250,8 @@ static enum problem list_parse(struct req *r, struct list_request *q) {
     if (q->sort == NULL)
       req_field_error(r, "/query/sort", "invalid_enum", allowed);
   }
+  if (r->caller.role & spec->public_roles)
+    public_view_errors(r, spec, q->sort);
   const char *cv = req_query_value(r, "count");
   if (cv != NULL && strcmp(cv, "exact") != 0)
     req_field_error(r, "/query/count", "invalid_enum", "exact");
@@ -374,7 +442,7 @@ enum problem list_respond(struct req *r) {
     return r->problem;
   /* The same URL answers JSON or CSV: caches must key on Accept. */
   if (q.spec->csv_header.name != NULL)
-    reply_header(r, "Vary", req_header(r, "Origin") ? "Accept, Origin" : "Accept");
+    reply_vary(r, "Accept");
   enum problem rc = list_parse(r, &q);
   if (rc == P_NONE)
     rc = q.csv ? list_csv(r, &q) : list_page(r, &q);

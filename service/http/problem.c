@@ -48,6 +48,8 @@ static const struct problem_info PROBLEMS[P__COUNT] = {
                                "El recurso ha cambiado", NULL},
     [P_PAYLOAD_TOO_LARGE] = {413, "payload-too-large", "Request body too large",
                              "Cuerpo de la solicitud demasiado grande", NULL},
+    [P_HEADERS_TOO_LARGE] = {431, "headers-too-large", "Request headers too large",
+                             "Cabeceras de la solicitud demasiado grandes", NULL},
     [P_UNSUPPORTED_MEDIA] = {415, "unsupported-media-type", "Unsupported content type",
                              "Tipo de contenido no admitido", NULL},
     [P_IDEMPOTENCY_MISMATCH] = {422, "idempotency-mismatch",
@@ -67,6 +69,8 @@ static const struct problem_info PROBLEMS[P__COUNT] = {
                                    "Tipo de concesión no admitido", "unsupported_grant_type"},
     [P_OAUTH_INVALID_REQUEST] = {400, "invalid-request", "Invalid token request",
                                  "Solicitud de token inválida", "invalid_request"},
+    [P_OAUTH_INVALID_SCOPE] = {400, "invalid-scope", "Scope not allowed", "Alcance no permitido",
+                               "invalid_scope"},
 };
 
 /* Field error codes and their messages; %s is the argument (values, a limit). */
@@ -94,10 +98,16 @@ static const struct code_message FIELD_MESSAGES[] = {
      "no corresponde a esta lista, sus filtros o su orden, o está dañado"},
     {"taken", "is already in use", "ya está en uso"},
     {"not_found", "does not exist", "no existe"},
+    {"not_assignable", "must be a user of the agency or one of its advisors",
+     "debe ser un usuario de la agencia o uno de sus asesores"},
     {"invalid", "is not valid: %s", "no es válido: %s"},
     {"not_allowed", "may not be set by this role", "no puede ser modificado por este rol"},
     {"read_only", "is read-only", "es de solo lectura"},
 };
+
+const char *problem_field_code(size_t i) {
+  return i < sizeof FIELD_MESSAGES / sizeof *FIELD_MESSAGES ? FIELD_MESSAGES[i].code : NULL;
+}
 
 long problem_status(enum problem kind) {
   return PROBLEMS[kind].status;
@@ -155,6 +165,11 @@ void req_field_error(struct req *r, const char *pointer, const char *code, const
     snprintf(msg, sizeof msg, "%s", fmt);
   /* A pointer or message cut short by a fixed buffer may end inside a UTF-8 character;
    * json_pack would refuse it and the error would be lost (found by tests/fuzz). */
+  /* An answer lists a bounded number of errors; the rest are counted (errors_omitted). */
+  if (r->errors != NULL && json_array_size(r->errors) >= HTTP_MAX_FIELD_ERRORS) {
+    r->errors_omitted++;
+    return;
+  }
   char field[512];
   snprintf(field, sizeof field, "%s", pointer);
   utf8_scrub(field);
@@ -187,15 +202,20 @@ enum problem problem_from_db(struct req *r, const struct db_conn *c) {
     log_msg(Y_LOG_LEVEL_INFO, r->request_id, "check violation: %s", c->constraint);
     return req_fail(r, P_RULE, "A rule of the data was broken.",
                     "Se infringió una regla de los datos.");
+  /* PostgreSQL's own messages name types, columns and functions: they go to the log. */
   case DB_INVALID_INPUT:
-    return req_fail(r, P_BAD_REQUEST, "A value could not be read: %s.",
-                    "Un valor no pudo leerse: %s.", c->message);
+    log_msg(Y_LOG_LEVEL_INFO, r->request_id, "invalid input: %s", c->message);
+    return req_fail(r, P_BAD_REQUEST, "A value of the request could not be read.",
+                    "Un valor de la solicitud no pudo leerse.");
   case DB_SERIALIZATION:
     return req_fail(r, P_CONFLICT, "A concurrent change conflicted; retry.",
                     "Un cambio simultáneo entró en conflicto; reintente.");
   case DB_RAISED:
-    /* Our own SQL raises rule violations with a message meant for the client. */
-    return req_fail(r, P_CONFLICT, "%s", "%s", c->message);
+    /* A rule our own SQL raises is answered by the resource that knows it (its refusal
+     * table reads the HINT); one it does not know is not described to the client. */
+    log_msg(Y_LOG_LEVEL_INFO, r->request_id, "rule raised: %s (%s)", c->message, c->hint);
+    return req_fail(r, P_CONFLICT, "The request conflicts with a rule of the data.",
+                    "La solicitud entra en conflicto con una regla de los datos.");
   case DB_ERROR:
   default:
     log_msg(Y_LOG_LEVEL_ERROR, r->request_id, "database error %s: %s", c->sqlstate, c->message);
@@ -256,9 +276,18 @@ void problem_render(struct req *r) {
   free(instance);
   if (p->oauth_error != NULL)
     json_object_set_new(doc, "error", json_string(p->oauth_error));
-  /* errors[] only on 400 and 422 (API.md §10). */
-  if (r->errors != NULL && (p->status == 400 || p->status == 422))
-    json_object_set(doc, "errors", r->errors);
+  /* errors[] only on 400 and 422 (API.md §10), at most HTTP_MAX_FIELD_ERRORS of them. */
+  if (r->errors != NULL && (p->status == 400 || p->status == 422)) {
+    size_t n = json_array_size(r->errors);
+    json_t *shown = json_array();
+    for (size_t i = 0; i < n && i < HTTP_MAX_FIELD_ERRORS; i++)
+      json_array_append(shown, json_array_get(r->errors, i));
+    json_object_set_new(doc, "errors", shown);
+    size_t omitted =
+        r->errors_omitted + (n > HTTP_MAX_FIELD_ERRORS ? n - HTTP_MAX_FIELD_ERRORS : 0);
+    if (omitted > 0)
+      json_object_set_new(doc, "errors_omitted", json_integer((json_int_t)omitted));
+  }
   /* Members a resource adds (an import's per-line results); never the standard ones. */
   if (r->problem_members != NULL)
     json_object_update_missing(doc, r->problem_members);

@@ -4,6 +4,9 @@
  */
 #include "http/http.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <orcania.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +57,57 @@ const char *req_body_string(const struct req *r, const char *name) {
   return r->body ? json_string_value(json_object_get(r->body, name)) : NULL;
 }
 
+/* The address bytes of a socket address, or NULL. */
+static const unsigned char *sockaddr_bytes(const struct sockaddr *sa) {
+  if (sa != NULL && sa->sa_family == AF_INET)
+    return (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+  if (sa != NULL && sa->sa_family == AF_INET6)
+    return (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+  return NULL;
+}
+
+static bool trusted_proxy(int family, const unsigned char *addr) {
+  for (size_t i = 0; i < g_config.ntrusted_proxies; i++)
+    if (net_contains(&g_config.trusted_proxies[i], family, addr))
+      return true;
+  return false;
+}
+
+/* The rightmost X-Forwarded-For entry that is not itself a trusted proxy, when it is an
+ * address: the client the nearest trusted proxy saw connect. */
+static bool forwarded_client(const char *xff, char *out, size_t cap) {
+  char *copy = strdup(xff);
+  char *items[32];
+  int n = 0;
+  char *save = NULL;
+  for (char *t = strtok_r(copy, ", ", &save); t != NULL && n < 32; t = strtok_r(NULL, ", ", &save))
+    items[n++] = t;
+  bool found = false;
+  for (int i = n - 1; i >= 0 && !found; i--) {
+    struct net a;
+    if (net_parse(items[i], &a) != A_OK || a.bits != (a.family == AF_INET ? 32 : 128))
+      break; /* not an address: nothing further left can be trusted either */
+    if (!trusted_proxy(a.family, a.addr)) {
+      inet_ntop(a.family, a.addr, out, (socklen_t)cap);
+      found = true;
+    }
+  }
+  free(copy);
+  return found;
+}
+
+void req_client_address(const struct req *r, char *out, size_t cap) {
+  snprintf(out, cap, "-");
+  const struct sockaddr *sa = r->in->client_address;
+  const unsigned char *peer = sockaddr_bytes(sa);
+  if (peer == NULL)
+    return;
+  const char *xff = req_header(r, "X-Forwarded-For");
+  if (xff != NULL && trusted_proxy(sa->sa_family, peer) && forwarded_client(xff, out, cap))
+    return;
+  inet_ntop(sa->sa_family, peer, out, (socklen_t)cap);
+}
+
 const char *req_caller_sub(const struct req *r) {
   return r->caller.sub[0] ? r->caller.sub : NULL;
 }
@@ -64,6 +118,21 @@ const char *req_caller_agency(const struct req *r) {
 
 void reply_header(struct req *r, const char *name, const char *value) {
   u_map_put(r->out->map_header, name, value);
+}
+
+void reply_vary(struct req *r, const char *name) {
+  const char *had = u_map_get_case(r->out->map_header, "Vary");
+  if (had == NULL) {
+    u_map_put(r->out->map_header, "Vary", name);
+    return;
+  }
+  size_t n = strlen(name);
+  for (const char *p = had; (p = strcasestr(p, name)) != NULL; p += n)
+    if ((p == had || p[-1] == ' ' || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+      return;
+  char *joined = msprintf("%s, %s", had, name);
+  u_map_put(r->out->map_header, "Vary", joined);
+  o_free(joined);
 }
 
 enum problem reply_text(struct req *r, long status, const char *content_type, const char *body,

@@ -368,6 +368,19 @@ enum problem reply_revealing(struct req *r, long status, const char *json, const
     json_decref(once);
     return req_fail(r, P_INTERNAL, NULL, NULL);
   }
+  /* A replay of the request (Idempotency-Key) is stored without the secret: each of its
+   * members is null there, and "<member>_shown": true says it was shown once already. */
+  json_t *replay = json_deep_copy(body), *v;
+  const char *k;
+  json_object_foreach(once, k, v) {
+    char shown[96];
+    snprintf(shown, sizeof shown, "%.80s_shown", k);
+    json_object_set_new(replay, k, json_null());
+    json_object_set_new(replay, shown, json_true());
+  }
+  free(r->replay_body);
+  r->replay_body = json_dumps(replay, JSON_COMPACT);
+  json_decref(replay);
   json_object_update(body, once);
   json_decref(once);
   reply_header(r, "Cache-Control", "no-store");

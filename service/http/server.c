@@ -1,10 +1,13 @@
 /*
- * server.c — the ulfius instance and the one callback every request goes through.
+ * server.c — the one path every request goes through, from its headers to its answer.
  *
- * Every route is registered with dispatch() as its callback and its route entry as user
- * data, so the conventions of API.md §1 are applied once, in the same order, for every
- * resource. Unmatched paths and methods reach dispatch() too (as the default endpoint, with
- * no route), because ulfius 2.7.13 otherwise answers them 200 with an empty body.
+ * The wire (wire.c) hands over each request twice: when its headers are in (dispatch_begin)
+ * and when its body is (dispatch_end). The conventions of API.md §1 are applied here once, in
+ * the same order, for every route: what can be decided from the headers — the route, the
+ * request ID, the language, CORS, the token and the role, the size of the headers and of
+ * the announced body — is decided before a byte of the body is read, so that a caller who
+ * may not send it never makes the service hold it. Unmatched paths and methods are answered
+ * here too.
  */
 #include "http/http.h"
 
@@ -25,15 +28,15 @@
 #include <unistd.h>
 #include <yder.h>
 
-static struct _u_instance instance;
 /* Each served route with the scope a machine client needs for it (see route_scope()). */
 struct bound_route {
   const struct route *route;
   char scope[64];
+  unsigned priority;
 };
 static struct bound_route *bound;
+static size_t nbound;
 static const struct route_table *const *route_tables;
-static atomic_int in_flight;
 
 static const char CORS_ALLOW_HEADERS[] =
     "Authorization, Content-Type, Accept, Accept-Language, If-Match, If-None-Match, "
@@ -103,7 +106,7 @@ static void apply_cors(struct req *r) {
   if (origin == NULL || !origin_allowed(origin))
     return;
   reply_header(r, "Access-Control-Allow-Origin", origin);
-  reply_header(r, "Vary", "Origin");
+  reply_vary(r, "Origin");
   reply_header(r, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
 }
 
@@ -123,35 +126,38 @@ static enum problem authenticate(struct req *r) {
   struct caller c;
   memset(&c, 0, sizeof c);
   enum auth_verdict v = auth_verify_token(token, &c);
+  /* A signature is not enough: the account may be gone, or the token revoked since. The
+   * standing is usually known without the database. */
+  if (v == AUTH_OK && auth_token_standing(&c, NULL, &v) != A_OK) {
+    if (req_db(r) == NULL)
+      return r->problem;
+    if (auth_token_standing(&c, r->db, &v) != A_OK)
+      return problem_from_db(r, r->db);
+  }
   if (v != AUTH_OK)
     return req_fail(r, P_INVALID_TOKEN, "The token was refused: %s.", "El token fue rechazado: %s.",
-                    auth_verdict_text(v));
+                    auth_verdict_text(v, r->lang));
   r->caller = c;
   return P_NONE;
 }
 
-static bool has_scope(const char *scopes, const char *want) {
-  size_t n = strlen(want);
-  for (const char *p = scopes; (p = strstr(p, want)) != NULL; p += n)
-    if ((p == scopes || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
-      return true;
-  return false;
+/* Whether the caller's role and scopes admit rt, whose scope is scope. */
+static bool caller_admitted(const struct caller *c, const struct route *rt, const char *scope) {
+  return (rt->roles & c->role) && (scope[0] == '\0' || !c->scoped || scope_has(c->scope, scope));
 }
 
+/* Machine clients (and narrowed tokens) carry scopes; people are governed by their role. */
 static enum problem authorize(struct req *r) {
-  const struct route *rt = r->route;
-  if (!(rt->roles & r->caller.role)) {
-    if (r->caller.role == ROLE_ANONYMOUS)
-      return req_fail(r, P_UNAUTHORIZED, "This endpoint needs a bearer token.",
-                      "Este recurso requiere un token de portador.");
-    return req_fail(r, P_FORBIDDEN, "The role %s may not do this.",
-                    "El rol %s no puede hacer esto.", role_name(r->caller.role));
-  }
-  /* Machine clients carry scopes; people are governed by their role alone. */
-  if (r->scope[0] != '\0' && r->caller.scoped && !has_scope(r->caller.scope, r->scope))
+  if (caller_admitted(&r->caller, r->route, r->scope))
+    return P_NONE;
+  if (r->route->roles & r->caller.role)
     return req_fail(r, P_FORBIDDEN, "The token lacks the scope %s.",
                     "Al token le falta el alcance %s.", r->scope);
-  return P_NONE;
+  if (r->caller.role == ROLE_ANONYMOUS)
+    return req_fail(r, P_UNAUTHORIZED, "This endpoint needs a bearer token.",
+                    "Este recurso requiere un token de portador.");
+  return req_fail(r, P_FORBIDDEN, "The role %s may not do this.", "El rol %s no puede hacer esto.",
+                  role_name(r->caller.role));
 }
 
 /* ------------------------------------------------------------------ query */
@@ -175,6 +181,10 @@ static enum problem parse_query(struct req *r) {
   if (query_split(q + 1, &r->query, &r->nquery) != A_OK)
     return req_fail(r, P_BAD_REQUEST, "The query string is not valid UTF-8.",
                     "La cadena de consulta no es UTF-8 válido.");
+  if (r->nquery > HTTP_MAX_QUERY_PARAMS)
+    return req_fail(r, P_BAD_REQUEST, "A request may have at most %d query parameters.",
+                    "Una solicitud puede tener como máximo %d parámetros de consulta.",
+                    HTTP_MAX_QUERY_PARAMS);
   int errs = 0;
   char ptr[160];
   for (size_t k = 0; k < r->nquery; k++) {
@@ -197,7 +207,7 @@ static enum problem parse_query(struct req *r) {
       req_field_error(r, ptr, "repeated", NULL);
       errs++;
     } else if (listp && strcmp(name, "updated_since") == 0 && !qvalue_valid(Q_DATETIME, value)) {
-      req_field_error(r, ptr, "invalid_format", "an RFC 3339 date-time");
+      req_field_must_be(r, ptr, "invalid_format", PH_DATETIME);
       errs++;
     } else if (spec != NULL && spec->type == Q_ENUM) {
       bool ok = false;
@@ -212,12 +222,12 @@ static enum problem parse_query(struct req *r) {
         errs++;
       }
     } else if (spec != NULL && !qvalue_valid(spec->type, value)) {
-      static const char *const WHAT[] = {[Q_UUID] = "a UUID",
-                                         [Q_BOOL] = "true or false",
-                                         [Q_INT] = "a whole number",
-                                         [Q_DATE] = "a date YYYY-MM-DD",
-                                         [Q_DATETIME] = "an RFC 3339 date-time"};
-      req_field_error(r, ptr, "invalid_format", WHAT[spec->type] ? WHAT[spec->type] : "valid");
+      static const enum phrase_id WHAT[] = {[Q_UUID] = PH_UUID,
+                                            [Q_BOOL] = PH_BOOL,
+                                            [Q_INT] = PH_WHOLE,
+                                            [Q_DATE] = PH_DATE,
+                                            [Q_DATETIME] = PH_DATETIME};
+      req_field_must_be(r, ptr, "invalid_format", WHAT[spec->type]);
       errs++;
     } else if (spec != NULL && spec->type == Q_STRING && strlen(value) > 200) {
       req_field_error(r, ptr, "too_long", "200");
@@ -256,12 +266,9 @@ static json_t *parse_form(const char *body, size_t len) {
 }
 
 static enum problem read_body(struct req *r) {
+  /* The wire read no more than the route's limit (body_limit()). */
   const struct route *rt = r->route;
   size_t len = r->in->binary_body_length;
-  size_t limit = (rt->flags & R_LARGE_BODY) ? HTTP_MAX_IMPORT_BYTES : HTTP_MAX_BODY_BYTES;
-  if (len > limit)
-    return req_fail(r, P_PAYLOAD_TOO_LARGE, "The body is larger than %zu bytes.",
-                    "El cuerpo supera %zu bytes.", limit);
   if (!(rt->flags & (R_BODY_JSON | R_BODY_FORM)))
     return P_NONE;
   bool json = req_content_type_is(r, "application/json");
@@ -356,7 +363,9 @@ static enum problem idempotency_store(struct req *r, const char *key) {
   char hash[65];
   request_hash(r, hash);
   const char *loc = u_map_get_case(r->out->map_header, "Location");
-  char *body = strndup(r->out->binary_body ? r->out->binary_body : "", r->out->binary_body_length);
+  char *body = r->replay_body != NULL ? strdup(r->replay_body)
+                                      : strndup(r->out->binary_body ? r->out->binary_body : "",
+                                                r->out->binary_body_length);
   int rc = db_idem_store(r->db, principal(r), key, r->in->http_verb, r->in->url_path, hash,
                          r->status, loc, body);
   free(body);
@@ -365,7 +374,7 @@ static enum problem idempotency_store(struct req *r, const char *key) {
 
 /* ---------------------------------------------------------------- routing */
 
-/* Does path match a ulfius pattern ("/v1/users/:id")? Parameters match one segment. */
+/* Does path match a route pattern ("/v1/users/:id")? Parameters match one segment. */
 static bool path_matches(const char *pattern, const char *path) {
   while (*pattern == '/' && *path == '/') {
     pattern++;
@@ -384,6 +393,39 @@ static bool path_matches(const char *pattern, const char *path) {
   }
   /* A trailing slash on the request is tolerated. */
   return *pattern == '\0' && (*path == '\0' || strcmp(path, "/") == 0);
+}
+
+/* The route of method and path: of the patterns that match, literal segments win over
+ * parameters (/v1/agencies/import before /v1/agencies/:id). NULL when none matches. */
+static const struct bound_route *route_for(const char *method, const char *path) {
+  const struct bound_route *best = NULL;
+  for (size_t k = 0; k < nbound; k++)
+    if (strcasecmp(bound[k].route->method, method) == 0 &&
+        path_matches(bound[k].route->path, path) &&
+        (best == NULL || bound[k].priority < best->priority))
+      best = &bound[k];
+  return best;
+}
+
+/* Puts the path's parameters (":id") into in->map_url, decoded. A value that is not UTF-8
+ * (or holds a NUL) is left out: the handler finds it NULL. path matched pattern. */
+static void bind_path_params(const char *pattern, struct _u_request *in) {
+  const char *path = in->url_path;
+  while (*pattern == '/' && *path == '/') {
+    pattern++;
+    path++;
+    size_t pl = strcspn(pattern, "/"), sl = strcspn(path, "/");
+    if (pattern[0] == ':') {
+      char name[64];
+      snprintf(name, sizeof name, "%.*s", (int)(pl - 1), pattern + 1);
+      char *value = url_decode(path, sl);
+      if (value != NULL && utf8_valid(value, strlen(value)))
+        u_map_put(in->map_url, name, value);
+      free(value);
+    }
+    pattern += pl;
+    path += sl;
+  }
 }
 
 /* The methods allowed on path, as an Allow header value; false when no route has the path. */
@@ -426,6 +468,33 @@ static void handle_unmatched(struct req *r) {
            "%s no está permitido aquí; permitidos: %s.", r->in->http_verb, allow);
 }
 
+/* ------------------------------------------------------------------ limits */
+
+/* The bytes of all the request's headers, names and values. */
+static size_t header_bytes(const struct req *r) {
+  size_t n = 0;
+  const char **keys = u_map_enum_keys(r->in->map_header);
+  for (size_t i = 0; keys != NULL && keys[i] != NULL; i++)
+    n += strlen(keys[i]) + strlen(u_map_get(r->in->map_header, keys[i])) + 4;
+  return n;
+}
+
+static size_t body_limit(const struct route *rt) {
+  return (rt->flags & R_LARGE_BODY) ? HTTP_MAX_IMPORT_BYTES : HTTP_MAX_BODY_BYTES;
+}
+
+/* A body announced larger than the route takes is refused before it is read. */
+static enum problem check_announced_body(struct req *r) {
+  const char *cl = req_header(r, "Content-Length");
+  size_t limit = body_limit(r->route);
+  if (cl != NULL && strtoull(cl, NULL, 10) > limit)
+    return req_fail(r, P_PAYLOAD_TOO_LARGE, "The body is larger than %zu bytes.",
+                    "El cuerpo supera %zu bytes.", limit);
+  return P_NONE;
+}
+
+/* ------------------------------------------------------------------ a route */
+
 static int stamp_journal(struct req *r) {
   char *ids = mstrcatf(NULL, "{%s}", r->journal_ids);
   int rc = db_feed_stamp(r->db, ids);
@@ -433,10 +502,10 @@ static int stamp_journal(struct req *r) {
   return rc;
 }
 
+/* With the body in: the query, the body, the transaction, Idempotency-Key, the handler. */
 static void run_route(struct req *r) {
   const struct route *rt = r->route;
-  if (authenticate(r) != P_NONE || authorize(r) != P_NONE || parse_query(r) != P_NONE ||
-      read_body(r) != P_NONE)
+  if (parse_query(r) != P_NONE || read_body(r) != P_NONE)
     return;
 
   bool tx = (rt->flags & (R_TX | R_IDEMPOTENT)) != 0;
@@ -482,28 +551,41 @@ static void run_route(struct req *r) {
   }
 }
 
-static void client_address(const struct req *r, char *out, size_t cap) {
-  const char *xff = req_header(r, "X-Forwarded-For");
-  if (xff != NULL) {
-    size_t n = strcspn(xff, ", ");
-    snprintf(out, cap, "%.*s", (int)(n < 64 ? n : 64), xff);
+/* Metrics and one access-log line. bytes is -1 for a streamed body (sent after this). */
+static void account(struct req *r, long bytes) {
+  double ms = now_ms() - r->started;
+  metrics_observe(r->route ? r->route->path : "(unmatched)", r->status, ms);
+  char client[INET6_ADDRSTRLEN];
+  req_client_address(r, client, sizeof client);
+  log_access(r->in->http_verb, r->in->url_path, r->status, bytes, ms, r->request_id, client);
+}
+
+/*
+ * What a browser or a cache may do with the answer, decided by the service itself so that an
+ * instance reached without the proxy is as safe: never sniff its type; keep nothing said to
+ * a caller who sent a token (or any error, or a write); a public GET answered to an
+ * anonymous caller may be kept by any cache for a minute, apart from callers with a token.
+ */
+static void cache_headers(struct req *r) {
+  reply_header(r, "X-Content-Type-Options", "nosniff");
+  if (u_map_get_case(r->out->map_header, "Cache-Control") != NULL)
     return;
+  bool shared = r->route != NULL && !(r->route->flags & R_NO_STORE) &&
+                req_header(r, "Authorization") == NULL && r->problem == P_NONE &&
+                (r->status == 200 || r->status == 304) && strcasecmp(r->in->http_verb, "GET") == 0;
+  if (shared) {
+    reply_header(r, "Cache-Control", "public, max-age=60");
+    reply_vary(r, "Authorization");
+  } else {
+    reply_header(r, "Cache-Control", "no-store");
   }
-  snprintf(out, cap, "-");
-  const struct sockaddr *sa = r->in->client_address;
-  if (sa == NULL)
-    return;
-  if (sa->sa_family == AF_INET)
-    inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
-  else if (sa->sa_family == AF_INET6)
-    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
 }
 
 /* The answer's last steps, the same for every route: its tag (set here and only here: from
  * the body, unless the handler knew it, as a stream does), 304 when If-None-Match names
  * it, a stream started or dropped, the problem body, then the connection back to the pool,
  * metrics and the access log. */
-static void finish(struct req *r, double started) {
+static void finish(struct req *r) {
   if (r->problem == P_NONE && r->status == 0)
     req_fail(r, P_INTERNAL, NULL, NULL);
   if (r->problem == P_NONE && r->has_body && r->etag[0] == '\0' &&
@@ -523,45 +605,80 @@ static void finish(struct req *r, double started) {
   }
   if (r->problem == P_NONE && r->etag[0] != '\0')
     reply_header(r, "ETag", r->etag);
+  cache_headers(r);
   db_release(r->db);
   r->db = NULL;
+  r->finished = true;
+  account(r, streamed ? -1L : (long)r->out->binary_body_length);
+}
 
-  double ms = now_ms() - started;
-  metrics_observe(r->route ? r->route->path : "(unmatched)", r->status, ms);
-  char client[72];
-  client_address(r, client, sizeof client);
-  /* A streamed body is sent after this line is written: its size is not known (-1). */
-  log_access(r->in->http_verb, r->in->url_path, r->status,
-             streamed ? -1L : (long)r->out->binary_body_length, ms, r->request_id, client);
+/* ------------------------------------------------------------------ dispatch */
 
+/* The headers are in: everything that can be decided without the body. Returns the largest
+ * body the route takes, or -1 when the request is answered already (its body is never
+ * read). The request's state is *app until dispatch_done. */
+static long dispatch_begin(struct _u_request *in, struct _u_response *out, void **app) {
+  struct req *r = calloc(1, sizeof *r);
+  *app = r;
+  r->started = now_ms();
+  r->in = in;
+  r->out = out;
+  const struct bound_route *b = route_for(in->http_verb, in->url_path);
+  r->route = b ? b->route : NULL;
+  r->scope = b ? b->scope : "";
+  if (b != NULL)
+    bind_path_params(b->route->path, in);
+  assign_request_id(r);
+  choose_language(r);
+  apply_cors(r);
+  if (header_bytes(r) > HTTP_MAX_HEADER_BYTES)
+    req_fail(r, P_HEADERS_TOO_LARGE, "The request's headers exceed %d bytes.",
+             "Las cabeceras de la solicitud superan %d bytes.", HTTP_MAX_HEADER_BYTES);
+  else if (r->route == NULL)
+    handle_unmatched(r);
+  else if (authenticate(r) == P_NONE && authorize(r) == P_NONE)
+    check_announced_body(r);
+  if (r->problem != P_NONE || r->status != 0) {
+    finish(r);
+    return -1;
+  }
+  /* A slow upload must not hold a database connection. */
+  db_release(r->db);
+  r->db = NULL;
+  return (long)body_limit(r->route);
+}
+
+/* The body is in: the rest of the request, and its answer. */
+static void dispatch_end(struct _u_request *in, struct _u_response *out, void *app) {
+  (void)in;
+  (void)out;
+  struct req *r = app;
+  run_route(r);
+  finish(r);
+}
+
+/* The request is over: a body cut at its limit is accounted here, then its state freed. */
+static void dispatch_done(void *app, enum wire_outcome how) {
+  struct req *r = app;
+  if (r == NULL)
+    return;
+  if (!r->finished && how == WIRE_CUT) {
+    r->status = problem_status(P_PAYLOAD_TOO_LARGE);
+    account(r, 0);
+  }
+  db_release(r->db);
   json_decref(r->body);
   json_decref(r->errors);
   o_free(r->journal_ids);
   json_decref(r->problem_members);
+  free(r->replay_body);
   query_pairs_free(r->query, r->nquery);
+  if (r->stream != NULL)
+    csv_stream_attach(r, false);
+  free(r);
 }
 
-static int dispatch(const struct _u_request *in, struct _u_response *out, void *user_data) {
-  double started = now_ms();
-  atomic_fetch_add(&in_flight, 1);
-  struct req r;
-  memset(&r, 0, sizeof r);
-  r.in = in;
-  r.out = out;
-  const struct bound_route *b = user_data;
-  r.route = b ? b->route : NULL;
-  r.scope = b ? b->scope : "";
-  assign_request_id(&r);
-  choose_language(&r);
-  apply_cors(&r);
-  if (r.route == NULL)
-    handle_unmatched(&r);
-  else
-    run_route(&r);
-  finish(&r, started);
-  atomic_fetch_sub(&in_flight, 1);
-  return U_CALLBACK_COMPLETE;
-}
+static const struct wire_hooks DISPATCH = {dispatch_begin, dispatch_end, dispatch_done};
 
 /* ----------------------------------------------------------------- start */
 
@@ -608,8 +725,6 @@ int http_server_start(const struct route_table *const *tables) {
 
   struct sockaddr_storage addr;
   memset(&addr, 0, sizeof addr);
-  unsigned int flags =
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
   struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
   struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
   if (inet_pton(AF_INET, g_config.bind_address, &a4->sin_addr) == 1) {
@@ -618,73 +733,57 @@ int http_server_start(const struct route_table *const *tables) {
   } else if (inet_pton(AF_INET6, g_config.bind_address, &a6->sin6_addr) == 1) {
     a6->sin6_family = AF_INET6;
     a6->sin6_port = htons((uint16_t)g_config.port);
-    flags |= MHD_USE_IPv6;
   } else {
     fprintf(stderr, "acredita: BIND_ADDRESS: not an IPv4 or IPv6 address\n");
     return A_ERR;
   }
 
-  if (ulfius_init_instance(&instance, (unsigned int)g_config.port, NULL, NULL) != U_OK)
-    return A_ERR;
-  instance.max_post_body_size = HTTP_MAX_IMPORT_BYTES + 1;
-  size_t n = 0, k = 0;
+  nbound = 0;
   for (size_t t = 0; tables[t] != NULL; t++)
     for (const struct route *rt = tables[t]->routes; rt->method != NULL; rt++)
-      n++;
-  bound = calloc(n, sizeof *bound);
+      nbound++;
+  bound = calloc(nbound, sizeof *bound);
+  size_t k = 0;
   for (size_t t = 0; tables[t] != NULL; t++)
     for (const struct route *rt = tables[t]->routes; rt->method != NULL; rt++, k++) {
       bound[k].route = rt;
+      bound[k].priority = route_priority(rt->path);
       route_scope(tables[t], rt, bound[k].scope, sizeof bound[k].scope);
-      ulfius_add_endpoint_by_val(&instance, rt->method, NULL, rt->path, route_priority(rt->path),
-                                 dispatch, &bound[k]);
     }
-  ulfius_set_default_endpoint(&instance, dispatch, NULL);
 
-  /* A thread pool instead of a thread per connection (STACK.md); with it ulfius needs
-   * these two callbacks and ignores its own timeout and bind address. */
-  struct MHD_OptionItem ops[] = {
-      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL},
-      {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL},
-      {MHD_OPTION_THREAD_POOL_SIZE, g_config.db_pool_size, NULL},
-      {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
-      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 128 * 1024, NULL},
-      {MHD_OPTION_SOCK_ADDR, 0, &addr},
-      {MHD_OPTION_END, 0, NULL}};
-  if (ulfius_start_framework_with_mhd_options(&instance, flags, ops) != U_OK) {
+  if (wire_start(&DISPATCH, (const struct sockaddr *)&addr, g_config.db_pool_size) != A_OK) {
     fprintf(stderr, "acredita: PORT: cannot listen on %s:%d\n", g_config.bind_address,
             g_config.port);
-    ulfius_clean_instance(&instance);
+    free(bound);
+    bound = NULL;
     return A_ERR;
   }
   log_msg(Y_LOG_LEVEL_INFO, NULL, "listening on %s:%d", g_config.bind_address, http_server_port());
   return A_OK;
 }
 
+bool req_may_call(const struct req *r, const char *method, const char *pattern) {
+  for (size_t k = 0; k < nbound; k++)
+    if (strcmp(bound[k].route->method, method) == 0 && strcmp(bound[k].route->path, pattern) == 0)
+      return caller_admitted(&r->caller, bound[k].route, bound[k].scope);
+  return false;
+}
+
+bool http_scope_for_role(enum role role, const char *scope) {
+  for (size_t k = 0; k < nbound; k++)
+    if ((bound[k].route->roles & role) && strcmp(bound[k].scope, scope) == 0)
+      return true;
+  return false;
+}
+
 int http_server_port(void) {
-  const union MHD_DaemonInfo *info =
-      MHD_get_daemon_info(instance.mhd_daemon, MHD_DAEMON_INFO_LISTEN_FD);
-  if (info == NULL)
-    return g_config.port;
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  if (getsockname(info->listen_fd, (struct sockaddr *)&ss, &len) != 0)
-    return g_config.port;
-  if (ss.ss_family == AF_INET6)
-    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-  return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  int port = wire_port();
+  return port >= 0 ? port : g_config.port;
 }
 
 void http_server_stop(int grace_ms) {
-  /* Stop accepting first, then let requests in flight finish, bounded. */
-  MHD_socket fd = MHD_quiesce_daemon(instance.mhd_daemon);
-  for (int waited = 0; atomic_load(&in_flight) > 0 && waited < grace_ms; waited += 10)
-    usleep(10000);
-  ulfius_stop_framework(&instance);
-  /* The listening socket is ours after quiescing, but only closable once MHD is stopped. */
-  if (fd != MHD_INVALID_SOCKET)
-    close(fd);
-  ulfius_clean_instance(&instance);
+  wire_stop(grace_ms);
   free(bound);
   bound = NULL;
+  nbound = 0;
 }

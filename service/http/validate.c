@@ -9,7 +9,30 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+
+const struct phrase VALIDATE_PHRASES[PH__COUNT] = {
+    [PH_STRING] = {"a string", "una cadena de texto"},
+    [PH_EMAIL] = {"an email address", "una dirección de correo electrónico"},
+    [PH_UUID] = {"a UUID", "un UUID"},
+    [PH_DATE] = {"a date YYYY-MM-DD", "una fecha AAAA-MM-DD"},
+    [PH_DATETIME] = {"an RFC 3339 date-time", "una fecha y hora RFC 3339"},
+    [PH_URL] = {"an absolute http(s) URL with a host, without spaces or quotes",
+                "una URL http(s) absoluta con un host, sin espacios ni comillas"},
+    [PH_BOOL] = {"true or false", "true o false"},
+    [PH_INTEGER] = {"an integer", "un número entero"},
+    [PH_WHOLE] = {"a whole number", "un número entero no negativo"},
+    [PH_NUMBER] = {"a number", "un número"},
+    [PH_BILINGUAL] = {"an object {\"es\", \"en\"}", "un objeto {\"es\", \"en\"}"},
+    [PH_STRINGS] = {"an array of strings", "una lista de cadenas de texto"},
+    [PH_OBJECT] = {"an object", "un objeto"},
+    [PH_OBJECTS] = {"an array of objects", "una lista de objetos"},
+};
+
+void req_field_must_be(struct req *r, const char *pointer, const char *code, enum phrase_id what) {
+  req_field_error_text(r, pointer, code, VALIDATE_PHRASES[what].en, VALIDATE_PHRASES[what].es);
+}
 
 static void join_values(const char *const *values, char *out, size_t cap) {
   out[0] = '\0';
@@ -58,6 +81,70 @@ static bool datetime_valid(const char *s) {
   memcpy(day, s, 10);
   day[10] = '\0';
   return date_valid(day) && regexec(&re, s, 0, NULL, 0) == 0;
+}
+
+/* RFC 3986 characters of the parts of a URL (after the authority), less the quote ', which
+ * would end an HTML attribute as surely as a ": a URL that needs it percent-encodes it. */
+static bool url_char(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         strchr("-._~!$&()*+,;=:@/?", c) != NULL;
+}
+
+static bool hex_digit(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* An absolute http or https URL (RFC 3986): a host (a name, an IPv4 address or an IPv6
+ * literal in brackets) and an optional port, then a path, query and fragment of URI
+ * characters, "%" always with two hex digits. No user information (a "user@" before the
+ * host only disguises where a link leads), no spaces, quotes, angle brackets, backslashes,
+ * control or non-ASCII characters: a value shown as a link cannot break out of it. */
+static bool url_valid(const char *s) {
+  size_t scheme = strncasecmp(s, "https://", 8) == 0  ? 8
+                  : strncasecmp(s, "http://", 7) == 0 ? 7
+                                                      : 0;
+  if (scheme == 0)
+    return false;
+  const char *p = s + scheme;
+  if (*p == '[') { /* IPv6 literal */
+    const char *close = strchr(p, ']');
+    if (close == NULL || close == p + 1)
+      return false;
+    for (const char *q = p + 1; q < close; q++)
+      if (!hex_digit((unsigned char)*q) && *q != ':' && *q != '.')
+        return false;
+    p = close + 1;
+  } else {
+    const char *host = p;
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+           *p == '-' || *p == '.' || *p == '_' || *p == '~')
+      p++;
+    if (p == host)
+      return false;
+  }
+  if (*p == ':') { /* port */
+    const char *digits = ++p;
+    while (*p >= '0' && *p <= '9')
+      p++;
+    if (p == digits || p - digits > 5 || atol(digits) > 65535)
+      return false;
+  }
+  if (*p != '\0' && *p != '/' && *p != '?' && *p != '#')
+    return false;
+  bool fragment = false;
+  for (; *p != '\0'; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c == '%') {
+      if (!hex_digit((unsigned char)p[1]) || !hex_digit((unsigned char)p[2]))
+        return false;
+      p += 2;
+    } else if (c == '#' && !fragment) {
+      fragment = true;
+    } else if (!url_char(c)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 static bool email_valid(const char *s) {
@@ -122,8 +209,13 @@ static int check_string(struct req *r, const char *s, const struct field *f, con
   return 0;
 }
 
-static int type_error(struct req *r, const char *ptr, const char *what) {
-  req_field_error(r, ptr, "invalid_type", what);
+static int type_error(struct req *r, const char *ptr, enum phrase_id what) {
+  req_field_must_be(r, ptr, "invalid_type", what);
+  return 1;
+}
+
+static int format_error(struct req *r, const char *ptr, enum phrase_id what) {
+  req_field_must_be(r, ptr, "invalid_format", what);
   return 1;
 }
 
@@ -145,28 +237,18 @@ int validate_value(struct req *r, const json_t *v, const struct field *f, const 
   case F_ENUM:
   case F_URL: {
     if (!json_is_string(v))
-      return type_error(r, ptr, "a string");
+      return type_error(r, ptr, PH_STRING);
     const char *s = json_string_value(v);
-    if (f->type == F_EMAIL && !email_valid(s)) {
-      req_field_error(r, ptr, "invalid_format", "an email address");
-      return 1;
-    }
-    if (f->type == F_UUID && !uuid_valid(s)) {
-      req_field_error(r, ptr, "invalid_format", "a UUID");
-      return 1;
-    }
-    if (f->type == F_DATE && !date_valid(s)) {
-      req_field_error(r, ptr, "invalid_format", "a date YYYY-MM-DD");
-      return 1;
-    }
-    if (f->type == F_DATETIME && !datetime_valid(s)) {
-      req_field_error(r, ptr, "invalid_format", "an RFC 3339 date-time");
-      return 1;
-    }
-    if (f->type == F_URL && strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0) {
-      req_field_error(r, ptr, "invalid_format", "an http(s) URL");
-      return 1;
-    }
+    if (f->type == F_EMAIL && !email_valid(s))
+      return format_error(r, ptr, PH_EMAIL);
+    if (f->type == F_UUID && !uuid_valid(s))
+      return format_error(r, ptr, PH_UUID);
+    if (f->type == F_DATE && !date_valid(s))
+      return format_error(r, ptr, PH_DATE);
+    if (f->type == F_DATETIME && !datetime_valid(s))
+      return format_error(r, ptr, PH_DATETIME);
+    if (f->type == F_URL && !url_valid(s))
+      return format_error(r, ptr, PH_URL);
     if (f->type == F_ENUM && !in_values(s, f->values)) {
       join_values(f->values, buf, sizeof buf);
       req_field_error(r, ptr, "invalid_enum", buf);
@@ -175,11 +257,11 @@ int validate_value(struct req *r, const json_t *v, const struct field *f, const 
     return check_string(r, s, f, ptr);
   }
   case F_BOOL:
-    return json_is_boolean(v) ? 0 : type_error(r, ptr, "true or false");
+    return json_is_boolean(v) ? 0 : type_error(r, ptr, PH_BOOL);
   case F_INT:
   case F_NUMBER: {
     if (f->type == F_INT ? !json_is_integer(v) : !json_is_number(v))
-      return type_error(r, ptr, f->type == F_INT ? "an integer" : "a number");
+      return type_error(r, ptr, f->type == F_INT ? PH_INTEGER : PH_NUMBER);
     double n = json_number_value(v);
     if ((f->min != 0 || f->max != 0) && (n < (double)f->min || n > (double)f->max)) {
       range_text(f->min, f->max, buf, sizeof buf);
@@ -193,7 +275,7 @@ int validate_value(struct req *r, const json_t *v, const struct field *f, const 
                                         {"en", F_STRING, F_NULLABLE, 1, 4000, NULL, NULL},
                                         {NULL, 0, 0, 0, 0, NULL, NULL}};
     if (!json_is_object(v))
-      return type_error(r, ptr, "an object {\"es\", \"en\"}");
+      return type_error(r, ptr, PH_BILINGUAL);
     struct field sub = *f;
     sub.type = F_OBJECT;
     sub.sub = TEXT;
@@ -201,7 +283,7 @@ int validate_value(struct req *r, const json_t *v, const struct field *f, const 
   }
   case F_STRING_ARRAY: {
     if (!json_is_array(v))
-      return type_error(r, ptr, "an array of strings");
+      return type_error(r, ptr, PH_STRINGS);
     int errs = 0;
     size_t i;
     const json_t *item;
@@ -213,7 +295,7 @@ int validate_value(struct req *r, const json_t *v, const struct field *f, const 
     json_array_foreach(v, i, item) {
       snprintf(buf, sizeof buf, "%s/%zu", ptr, i);
       if (!json_is_string(item)) {
-        errs += type_error(r, buf, "a string");
+        errs += type_error(r, buf, PH_STRING);
       } else if (f->values != NULL && !in_values(json_string_value(item), f->values)) {
         char values[256];
         join_values(f->values, values, sizeof values);
@@ -228,7 +310,7 @@ int validate_value(struct req *r, const json_t *v, const struct field *f, const 
   }
   case F_OBJECT: {
     if (!json_is_object(v))
-      return type_error(r, ptr, "an object");
+      return type_error(r, ptr, PH_OBJECT);
     int errs = 0;
     const char *key;
     const json_t *item;
@@ -258,7 +340,7 @@ int validate_value(struct req *r, const json_t *v, const struct field *f, const 
   }
   case F_ARRAY_OF: {
     if (!json_is_array(v))
-      return type_error(r, ptr, "an array of objects");
+      return type_error(r, ptr, PH_OBJECTS);
     if (f->max > 0 && json_array_size(v) > (size_t)f->max) {
       range_text(f->min, f->max, buf, sizeof buf);
       req_field_error(r, ptr, "out_of_range", buf);
@@ -277,7 +359,7 @@ int validate_value(struct req *r, const json_t *v, const struct field *f, const 
     return errs;
   }
   case F_JSON:
-    return json_is_object(v) ? 0 : type_error(r, ptr, "an object");
+    return json_is_object(v) ? 0 : type_error(r, ptr, PH_OBJECT);
   }
   return 0;
 }

@@ -35,23 +35,26 @@ static enum problem agency_manual_put(struct req *r);
 static struct resource AGENCY;
 static struct list_spec AGENCY_LIST;
 
-/* In the order of the $5 … $19 parameters of AGENCY_WHERE. */
-static const struct qparam AGENCY_QUERY[] = {{"type", Q_ENUM, false, TYPES},
-                                             {"level", Q_ENUM, false, LEVELS},
-                                             {"state", Q_STRING},
-                                             {"status", Q_ENUM, true, STATUSES},
-                                             {"tier", Q_ENUM, false, TIERS},
-                                             {"member", Q_BOOL},
-                                             {"advisor_id", Q_UUID},
-                                             {"in_program", Q_BOOL},
-                                             {"q", Q_STRING},
-                                             {"archived", Q_BOOL},
-                                             {"report_overdue", Q_BOOL},
-                                             {"tasks_overdue", Q_BOOL},
-                                             {"expires_from", Q_DATE},
-                                             {"expires_to", Q_DATE},
-                                             {"implementation_plan_overdue", Q_BOOL},
-                                             {NULL}};
+/* In the order of the $5 … $19 parameters of AGENCY_WHERE. Tier, membership, team, program
+ * and what is overdue are not in the public view: filtering on them would reveal them
+ * (hidden). */
+static const struct qparam AGENCY_QUERY[] = {
+    {"type", Q_ENUM, false, TYPES},
+    {"level", Q_ENUM, false, LEVELS},
+    {"state", Q_STRING},
+    {"status", Q_ENUM, true, STATUSES},
+    {"tier", Q_ENUM, false, TIERS, true},
+    {"member", Q_BOOL, .hidden = true},
+    {"advisor_id", Q_UUID, .hidden = true},
+    {"in_program", Q_BOOL, .hidden = true},
+    {"q", Q_STRING},
+    {"archived", Q_BOOL},
+    {"report_overdue", Q_BOOL, .hidden = true},
+    {"tasks_overdue", Q_BOOL, .hidden = true},
+    {"expires_from", Q_DATE},
+    {"expires_to", Q_DATE},
+    {"implementation_plan_overdue", Q_BOOL, .hidden = true},
+    {NULL}};
 
 static const struct route ROUTES[] = {
     {"GET", "/v1/agencies", ROLES_ALL, agency_list, R_LIST, AGENCY_QUERY, .list = &AGENCY_LIST},
@@ -174,10 +177,10 @@ static void external_ids_errors(struct req *r, const json_t *body) {
 /* What the import (agency_import.c) checks the same way. */
 
 int agency_shape_errors(struct req *r, const json_t *doc, bool patch) {
-  size_t before = r->errors != NULL ? json_array_size(r->errors) : 0;
+  size_t before = (r->errors != NULL ? json_array_size(r->errors) : 0) + r->errors_omitted;
   validate_body(r, doc, AGENCY_FIELDS, patch ? BODY_PATCH : BODY_NEW);
   external_ids_errors(r, doc);
-  return (int)((r->errors != NULL ? json_array_size(r->errors) : 0) - before);
+  return (int)((r->errors != NULL ? json_array_size(r->errors) : 0) + r->errors_omitted - before);
 }
 
 bool agency_read_only(const char *name) {
@@ -212,8 +215,9 @@ bool agency_role_may_write(enum role role, const char *name) {
   " AND ($11::uuid IS NULL OR $11::uuid = ANY (a.advisor_ids)"                                     \
   "      OR a.regional_manager_id = $11::uuid)"                                                    \
   " AND ($12::boolean IS NULL OR a.in_program = $12::boolean)"                                     \
-  " AND ($13::text IS NULL OR fold(a.name || ' ' || coalesce(a.acronym, '') || ' '"                \
-  "      || coalesce(a.municipality, '')) LIKE contains_pattern($13))"                             \
+  " AND ($13::text IS NULL OR fold(a.name || CASE WHEN agency_public_for(a, $1, $3) THEN ''"       \
+  "      ELSE ' ' || coalesce(a.acronym, '') || ' ' || coalesce(a.municipality, '') END)"          \
+  "      LIKE contains_pattern($13))"                                                              \
   " AND ($15::boolean IS NULL OR agency_report_overdue(a, mx_today()) = $15::boolean)"             \
   " AND ($16::boolean IS NULL OR agency_tasks_overdue(a.id, mx_today()) = $16::boolean)"           \
   " AND ($17::date IS NULL OR a.accreditation_expires_on >= $17::date)"                            \
@@ -225,24 +229,29 @@ bool agency_role_may_write(enum role role, const char *name) {
  * export has the same rows as records (agency_csv_record()). */
 #define AGENCY_PAGE "agency_document(a, $1, $3)"
 #define AGENCY_CSV "agency_csv_record(a, $1, $3)"
-LIST_SPEC_CSV(AGENCY_LIST, "agencies", "name", AGENCY_PAGE, AGENCY_CSV,
-              "SELECT rtrim(agency_csv_header($1), E'\\r\\n')", "agencies.csv", "agencies a",
-              AGENCY_WHERE, "a.name", "text", "a", "20", "21", "22");
+/* What callers who see the public view (anonymous callers, partners, and agency users, of
+ * every agency but their own) may sort on: the public view has no dates of record. */
+static const char *const PUBLIC_SORTS[] = {"name", NULL};
+LIST_SPEC_CSV_PUBLIC(AGENCY_LIST, "agencies", "name", AGENCY_PAGE, AGENCY_CSV,
+                     "SELECT rtrim(agency_csv_header($1), E'\\r\\n')", "agencies.csv", "agencies a",
+                     AGENCY_WHERE, "a.name", "text", "a", "20", "21", "22",
+                     ROLE_ANONYMOUS | ROLE_PARTNER | ROLE_AGENCY, PUBLIC_SORTS);
 
 /* $1 id, $2 body, $3 role, $4 sub, $5 agency, $7 request id (see struct resource). */
 /* Field errors that need the data. $1 the document (a new agency's, or the one a patch
  * makes), $2 the patch (NULL for a new agency): only the members it names are judged. */
 static struct db_stmt AGENCY_PROBLEMS = {
     "agency_problems",
-    "SELECT field, code, arg FROM agency_problems($1::jsonb,"
+    "SELECT field, code, arg, coalesce(arg_es, arg) FROM agency_problems($1::jsonb,"
     " CASE WHEN $2::jsonb IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_object_keys($2::jsonb)) END)"};
 
-/* Whether the caller may work on the agency; no row when the agency does not exist (or is
- * archived, but to admin). */
+/* Whether the caller may work on the agency; no row when the agency does not exist, is
+ * archived (but to admin), or the caller may not see its records at all (an agency user,
+ * another agency: "not yours" and "not there" must answer alike). */
 static struct db_stmt AGENCY_SCOPE = {
     "agency_scope", "SELECT agency_scope_allows(a.id, $2::text, $3::text, $4::text)"
                     " FROM agencies a WHERE a.id = $1::uuid"
-                    " AND (a.archived_at IS NULL OR $2::text = 'admin')"};
+                    " AND agency_history_visible_to(a, $2::text, $4::text)"};
 /* The agency under its row lock, for If-Match. */
 static struct db_stmt AGENCY_LOCK_LIVE = {
     "agency_lock_live",
@@ -299,10 +308,6 @@ enum problem agency_audit_change(struct req *r, const char *agency, const char *
   return req_audit_note(r, "updated", "agency", agency, before, after, note);
 }
 
-static bool public_caller(const struct req *r) {
-  return r->caller.role == ROLE_ANONYMOUS || r->caller.role == ROLE_PARTNER;
-}
-
 /* The members a role may not write in a PATCH (not_allowed), the read-only lifecycle's
  * detail, external_ids, and the field errors found in the database. */
 static int agency_check(struct req *r, json_t *doc, const char *id) {
@@ -331,8 +336,9 @@ static int agency_check(struct req *r, json_t *doc, const char *id) {
   if (res == NULL)
     return A_ERR;
   for (int i = 0; i < PQntuples(res); i++)
-    req_field_error(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-                    PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2));
+    req_field_error_text(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                         PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
+                         PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3));
   PQclear(res);
   return A_OK;
 }
@@ -364,18 +370,11 @@ static int check_state_filter(struct req *r) {
   return A_OK;
 }
 
-/* Membership and team assignment are not public: filtering on them would reveal them. */
+/* The state filter is checked here; the list's own checks (hidden filters among them) add
+ * their errors to its, so that every bad parameter is reported at once. */
 static enum problem agency_list(struct req *r) {
-  if (public_caller(r)) {
-    if (req_query_value(r, "member") != NULL)
-      req_field_error(r, "/query/member", "not_allowed", NULL);
-    if (req_query_value(r, "advisor_id") != NULL)
-      req_field_error(r, "/query/advisor_id", "not_allowed", NULL);
-  }
   if (check_state_filter(r) != A_OK)
     return r->problem;
-  if (r->errors != NULL)
-    return req_fail(r, P_INVALID_QUERY, NULL, NULL);
   return list_respond(r);
 }
 

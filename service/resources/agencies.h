@@ -26,8 +26,9 @@ bool agency_read_only(const char *name);
 bool agency_role_may_write(enum role role, const char *name);
 
 /* Whether the caller works on the agency (admin, inl, its advisors, its own users): P_NONE;
- * 404 when it does not exist (or the id is no UUID); 403 when it is not the caller's; or the
- * database's failure. */
+ * 404 when it does not exist (or the id is no UUID) or the caller may not even see it (an
+ * agency user, another agency); 403 when the caller sees it but does not work on it (an
+ * advisor not assigned to it); or the database's failure. */
 enum problem agency_access(struct req *r, const char *agency);
 /* Answers 404: no agency has the id. */
 enum problem agency_missing(struct req *r);

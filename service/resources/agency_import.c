@@ -171,10 +171,12 @@ static void errors_end(struct req *r, struct line *l, json_t *saved) {
   r->errors = saved;
 }
 
+/* A line's field error; its argument in both languages (es NULL: en is a value, the same
+ * in both). */
 static void line_error(struct req *r, struct line *l, const char *pointer, const char *code,
-                       const char *arg) {
+                       const char *en, const char *es) {
   json_t *saved = errors_begin(r, l);
-  req_field_error(r, pointer, code, arg);
+  req_field_error_text(r, pointer, code, en, es != NULL ? es : en);
   errors_end(r, l, saved);
 }
 
@@ -354,7 +356,8 @@ static json_t *cell_value(struct req *r, struct line *l, const struct csv_column
       return json_null();
     if (strcasecmp(v, "true") == 0 || strcasecmp(v, "false") == 0)
       return json_boolean(strcasecmp(v, "true") == 0);
-    line_error(r, l, ptr, "invalid_type", "true or false");
+    line_error(r, l, ptr, "invalid_type", VALIDATE_PHRASES[PH_BOOL].en,
+               VALIDATE_PHRASES[PH_BOOL].es);
     return NULL;
   case C_LIST: {
     /* The export separates the ids with spaces. */
@@ -380,14 +383,17 @@ static json_t *csv_doc(struct req *r, const struct import *imp, struct line *l,
                        const struct record *rec) {
   json_t *cells = csv_cells(rec->text, rec->len);
   if (cells == NULL) {
-    line_error(r, l, "", "invalid", "a quoted cell is not closed, or text follows its quote");
+    line_error(r, l, "", "invalid", "a quoted cell is not closed, or text follows its quote",
+               "una celda entre comillas no se cierra, o sigue texto tras su comilla");
     return NULL;
   }
   if (json_array_size(cells) != imp->ncolumns) {
-    char arg[96];
-    snprintf(arg, sizeof arg, "the line has %zu cells, the header %zu", json_array_size(cells),
+    char en[96], es[96];
+    snprintf(en, sizeof en, "the line has %zu cells, the header %zu", json_array_size(cells),
              imp->ncolumns);
-    line_error(r, l, "", "invalid", arg);
+    snprintf(es, sizeof es, "la línea tiene %zu celdas, el encabezado %zu", json_array_size(cells),
+             imp->ncolumns);
+    line_error(r, l, "", "invalid", en, es);
     json_decref(cells);
     return NULL;
   }
@@ -425,13 +431,14 @@ static json_t *csv_doc(struct req *r, const struct import *imp, struct line *l,
 /* An NDJSON line as an agency document (NULL with a line error when it is not one). */
 static json_t *ndjson_doc(struct req *r, struct line *l, const struct record *rec) {
   if (rec->len > IMPORT_MAX_LINE_BYTES) {
-    line_error(r, l, "", "invalid", "longer than 65536 bytes");
+    line_error(r, l, "", "invalid", "longer than 65536 bytes", "más de 65536 bytes");
     return NULL;
   }
   json_t *doc = json_loadb(rec->text, rec->len, JSON_REJECT_DUPLICATES, NULL);
   if (!json_is_object(doc)) {
     json_decref(doc);
-    line_error(r, l, "", "invalid_type", "a JSON object on one line");
+    line_error(r, l, "", "invalid_type", "a JSON object on one line",
+               "un objeto JSON en una línea");
     return NULL;
   }
   return doc;
@@ -578,7 +585,8 @@ static void name_agency(struct req *r, struct line *l, size_t n, json_t *keys) {
   json_t *key = json_pack("{s:I}", "n", (json_int_t)n);
   if (id != NULL && !json_is_null(id)) {
     if (!json_is_string(id) || !uuid_valid(json_string_value(id))) {
-      line_error(r, l, "/id", "invalid_format", "a UUID");
+      line_error(r, l, "/id", "invalid_format", VALIDATE_PHRASES[PH_UUID].en,
+                 VALIDATE_PHRASES[PH_UUID].es);
       json_decref(key);
       return;
     }
@@ -602,7 +610,7 @@ static bool check_naming(struct req *r, struct import *imp, struct line *l) {
   if (id != NULL && !json_is_null(id) && !l->id_given)
     return false; /* not a UUID: reported by name_agency() */
   if (l->id_given && l->current == NULL) {
-    line_error(r, l, "/id", "not_found", NULL);
+    line_error(r, l, "/id", "not_found", NULL, NULL);
     return false;
   }
   if (l->current != NULL)
@@ -617,7 +625,7 @@ static bool check_naming(struct req *r, struct import *imp, struct line *l) {
   for (int i = 0; i < n; i++)
     repeated |= json_object_get(imp->seen, keys[i]) != NULL;
   if (repeated)
-    line_error(r, l, l->id_given ? "/id" : "/membership/external_id", "repeated", NULL);
+    line_error(r, l, l->id_given ? "/id" : "/membership/external_id", "repeated", NULL, NULL);
   for (int i = 0; i < n; i++)
     json_object_set_new(imp->seen, keys[i], json_null());
   return true;
@@ -720,7 +728,8 @@ static enum problem apply_chunk(struct req *r, const struct import *imp, struct 
     json_array_foreach(errors, k, e) {
       line_error(r, l, json_string_value(json_object_get(e, "field")),
                  json_string_value(json_object_get(e, "code")),
-                 json_string_value(json_object_get(e, "arg")));
+                 json_string_value(json_object_get(e, "arg")),
+                 json_string_value(json_object_get(e, "arg_es")));
     }
     json_decref(errors);
     if (!imp->dry_run && (l->status == S_CREATED || l->status == S_UPDATED))
@@ -890,6 +899,7 @@ static enum problem import_failed(struct req *r, struct import *imp) {
   json_t *lines = json_array();
   char ptr[600];
   r->errors = json_array();
+  r->errors_omitted = 0; /* lines' own, beyond a line's first HTTP_MAX_FIELD_ERRORS */
   for (size_t i = 0; i < imp->nresults; i++) {
     const struct result *res = &imp->results[i];
     size_t k;

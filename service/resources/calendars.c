@@ -43,7 +43,7 @@ static const struct route ROUTES[] = {
     {"GET", "/v1/webinars.ics", ROLES_ALL, webinars_ics, 0, FEED_QUERY, "webinars:read"},
     {"GET", "/v1/workshops.ics", ROLES_ALL, workshops_ics, 0, FEED_QUERY, "workshops:read"},
     /* The calendar token is the credential: no bearer token, no scope. */
-    {"GET", "/v1/agencies/:id/due.ics", ROLES_ALL, agency_due_ics, 0, DUE_FEED_QUERY, ""},
+    {"GET", "/v1/agencies/:id/due.ics", ROLES_ALL, agency_due_ics, R_NO_STORE, DUE_FEED_QUERY, ""},
     {"GET", "/v1/me/calendar-tokens", TOKEN_OWNERS, list_respond, R_LIST, TOKEN_QUERY,
      .list = &CALENDAR_TOKEN_LIST},
     {"POST", "/v1/me/calendar-tokens", TOKEN_OWNERS, resource_create, R_BODY_JSON | R_IDEMPOTENT,
@@ -63,8 +63,9 @@ static const struct field TOKEN_FIELDS[] = {{"agency_id", F_UUID, F_REQUIRED},
                                             RECORD_FIELDS,
                                             {NULL}};
 
-/* The agency must be one the caller may read the deadlines of (403 otherwise; one that does
- * not exist is a field error); the token is made here. */
+/* The agency must be one the caller may read the deadlines of (an advisor's other agency:
+ * 403); one that does not exist, or that an agency user may not see the records of, is the
+ * same field error. The token is made here. */
 static int token_check(struct req *r, json_t *doc, const char *id) {
   (void)id;
   const char *agency = json_string_value(json_object_get(doc, "agency_id"));

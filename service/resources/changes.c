@@ -20,6 +20,17 @@ static enum problem changes_list(struct req *r);
 static const char *const RESOURCE_VALUES[] = {"agency",     "transition",   "standard",
                                               "compliance", "task",         "webinar",
                                               "workshop",   "registration", NULL};
+/* Whose changes a caller sees: those of the resources whose route (here, in RESOURCE_VALUES'
+ * order) the caller's role and scopes may read. Partners see agencies' public fields only. */
+static const char *const READ_ROUTES[] = {"/v1/agencies/:id",
+                                          "/v1/agencies/:id/transitions",
+                                          "/v1/standards/:id",
+                                          "/v1/agencies/:id/compliance",
+                                          "/v1/tasks/:id",
+                                          "/v1/webinars/:id",
+                                          "/v1/workshops/:id",
+                                          "/v1/workshops/:id/registrations",
+                                          NULL};
 static const struct qparam CHANGES_QUERY[] = {
     {"after", Q_STRING}, {"limit", Q_INT}, {"resource", Q_ENUM, false, RESOURCE_VALUES}, {NULL}};
 
@@ -41,7 +52,7 @@ static struct db_stmt FEED_PAGE = {
     " c.commit_no, c.id"
     " FROM changes c"
     " WHERE c.commit_no IS NOT NULL AND (c.commit_no, c.id) > ($1::bigint, $2::bigint)"
-    " AND ($3::text IS NULL OR c.resource = $3::text)"
+    " AND ($3::text IS NULL OR c.resource = $3::text) AND c.resource = ANY ($6::text[])"
     " AND change_visible_to(c.resource, c.changed, $4::text)"
     " ORDER BY c.commit_no, c.id LIMIT $5::int",
     0};
@@ -61,6 +72,29 @@ static bool parse_position(const char *key, long long *commit_no, long long *id)
   return sscanf(key, "%lld:%lld%c", commit_no, id, &tail) == 2 && *commit_no >= 0 && *id >= 0;
 }
 
+bool change_readable(const struct req *r, const char *resource, size_t len) {
+  for (size_t i = 0; RESOURCE_VALUES[i] != NULL; i++)
+    if (strlen(RESOURCE_VALUES[i]) == len && strncmp(RESOURCE_VALUES[i], resource, len) == 0)
+      return (r->caller.role != ROLE_PARTNER || i == 0) && req_may_call(r, "GET", READ_ROUTES[i]);
+  return false;
+}
+
+/* The resources whose changes the caller may see, as a PostgreSQL array literal into out;
+ * false when resource (the filter, or NULL) is not one of them. */
+static bool readable_resources(const struct req *r, const char *resource, char *out, size_t cap) {
+  bool filter_ok = resource == NULL;
+  snprintf(out, cap, "{");
+  for (size_t i = 0; RESOURCE_VALUES[i] != NULL; i++) {
+    if (!change_readable(r, RESOURCE_VALUES[i], strlen(RESOURCE_VALUES[i])))
+      continue;
+    size_t u = strlen(out);
+    snprintf(out + u, cap - u, "%s%s", u > 1 ? "," : "", RESOURCE_VALUES[i]);
+    filter_ok |= resource != NULL && strcmp(resource, RESOURCE_VALUES[i]) == 0;
+  }
+  snprintf(out + strlen(out), cap - strlen(out), "}");
+  return filter_ok;
+}
+
 static enum problem changes_list(struct req *r) {
   const char *after = req_query_value(r, "after");
   const char *resource = req_query_value(r, "resource");
@@ -68,6 +102,11 @@ static enum problem changes_list(struct req *r) {
   long limit = lv ? strtol(lv, NULL, 10) : FEED_DEFAULT_LIMIT;
   if (limit < 1 || limit > FEED_MAX_LIMIT) {
     req_field_error(r, "/query/limit", "out_of_range", "1..1000");
+    return req_fail(r, P_INVALID_QUERY, NULL, NULL);
+  }
+  char readable[160];
+  if (!readable_resources(r, resource, readable, sizeof readable)) {
+    req_field_error(r, "/query/resource", "not_allowed", NULL);
     return req_fail(r, P_INVALID_QUERY, NULL, NULL);
   }
   char binding[96];
@@ -106,8 +145,8 @@ static enum problem changes_list(struct req *r) {
   snprintf(c_text, sizeof c_text, "%lld", pos_commit);
   snprintf(i_text, sizeof i_text, "%lld", pos_id);
   snprintf(l_text, sizeof l_text, "%ld", limit);
-  const char *p[] = {c_text, i_text, resource, role_name(r->caller.role), l_text};
-  res = req_exec(r, &FEED_PAGE, 5, p);
+  const char *p[] = {c_text, i_text, resource, role_name(r->caller.role), l_text, readable};
+  res = req_exec(r, &FEED_PAGE, 6, p);
   if (res == NULL)
     return r->problem;
 

@@ -81,11 +81,16 @@ static enum problem client_create(struct req *r) {
   free(text);
   if (res == NULL)
     return r->problem;
-  /* The secret is shown once, in this answer: the audit records the client without it. */
+  /* The secret is shown once, in this answer: the audit records the client without it, and
+   * a replay of the request (Idempotency-Key) answers that it was shown. */
   const char *json = PQgetvalue(res, 0, 0), *id = PQgetvalue(res, 0, 1);
   enum problem rc = req_audit(r, "created", "client", id, NULL, json);
   if (rc == P_NONE) {
-    json_t *shown = json_loads(json, 0, NULL);
+    json_t *shown = json_loads(json, 0, NULL), *replay = json_deep_copy(shown);
+    json_object_set_new(replay, "client_secret", json_null());
+    json_object_set_new(replay, "client_secret_shown", json_true());
+    r->replay_body = json_dumps(replay, JSON_COMPACT);
+    json_decref(replay);
     json_object_set_new(shown, "client_secret", json_string(secret));
     char location[80];
     snprintf(location, sizeof location, "/v1/clients/%s", id);

@@ -115,17 +115,20 @@ static struct db_stmt COMPLIANCE_ITEM_LOCKED = {
     " JOIN standards s ON standard_applies(s, a) WHERE a.id = $1::uuid AND s.id = $2::uuid",
     0};
 /* The field errors of the proofs that need the data: bullets the standard lacks (with the
- * keys it has), a cycle other than the agency's. $1 agency, $2 standard, $3 proofs. */
+ * keys it has), a cycle other than the agency's (in both languages). $1 agency, $2 standard, $3
+ * proofs. */
 static struct db_stmt COMPLIANCE_PROOF_PROBLEMS = {
     "compliance_proof_problems",
-    "SELECT field, code, arg FROM compliance_proof_problems($1::uuid, $2::uuid, $3::jsonb)", 0};
+    "SELECT field, code, arg, arg_es FROM compliance_proof_problems($1::uuid, $2::uuid, $3::jsonb)",
+    0};
 /* $1 agency, $2 standard, $3 the patch, $4 caller sub. */
 static struct db_stmt COMPLIANCE_WRITE = {
     "compliance_write", "SELECT item, record, created FROM compliance_write($1::uuid, $2::uuid,"
                         " $3::jsonb, $4::text)"};
 
 static const struct refusal COMPLIANCE_REFUSALS[] = {
-    {"compliance_assignee_id_fkey", P_VALIDATION, "/assignee_id", "not_found"},
+    {"compliance_assignee_allowed", P_VALIDATION, "/assignee_id", "not_assignable"},
+    {"compliance_assignee_id_fkey", P_VALIDATION, "/assignee_id", "not_assignable"},
     {"compliance_reviewed_by_fkey", P_VALIDATION, "/reviewed_by", "not_found"},
     {NULL}};
 
@@ -176,7 +179,8 @@ static int check_proofs(struct req *r, const char *agency, const char *standard)
     return -1;
   int n = PQntuples(res);
   for (int i = 0; i < n; i++)
-    req_field_error(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+    req_field_error_text(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+                         PQgetisnull(res, i, 3) ? PQgetvalue(res, i, 2) : PQgetvalue(res, i, 3));
   PQclear(res);
   return n;
 }

@@ -47,6 +47,15 @@ extern const struct qparam ARCHIVED_QUERY[];
     "POST", path "/erasure", ROLE_ADMIN, resource_erase, R_BODY_JSON | R_TX, .resource = spec      \
   }
 
+/* Whether the caller may see the change feed's entries of resource (its first len bytes: "task"
+ * of "task.created"): its role and scopes admit the resource's GET (changes.c). The change
+ * feed and webhook subscriptions apply this one rule. */
+bool change_readable(const struct req *r, const char *resource, size_t len);
+
+/* Registers the stats overview's cache with the listener (db_listen_register); before
+ * db_listen_start(). */
+void stats_cache_init(void);
+
 /* Every table, NULL-terminated. */
 extern const struct route_table *const ALL_ROUTES[];
 

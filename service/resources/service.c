@@ -17,9 +17,9 @@ static enum problem openapi(struct req *r);
 static enum problem docs(struct req *r);
 static enum problem jwks(struct req *r);
 
-static const struct route ROUTES[] = {{"GET", "/healthz", ROLES_ALL, healthz, R_NO_DB},
-                                      {"GET", "/readyz", ROLES_ALL, readyz, 0},
-                                      {"GET", "/metrics", ROLES_ALL, metrics, R_NO_DB},
+static const struct route ROUTES[] = {{"GET", "/healthz", ROLES_ALL, healthz, R_NO_DB | R_NO_STORE},
+                                      {"GET", "/readyz", ROLES_ALL, readyz, R_NO_STORE},
+                                      {"GET", "/metrics", ROLES_ALL, metrics, R_NO_DB | R_NO_STORE},
                                       {"GET", "/v1/openapi.yaml", ROLES_ALL, openapi, R_NO_DB},
                                       {"GET", "/docs", ROLES_ALL, docs, R_NO_DB},
                                       {"GET", "/.well-known/jwks.json", ROLES_ALL, jwks, R_NO_DB},

@@ -78,6 +78,20 @@
                                  CSV_FINGERPRINT(stmt "_csv_fingerprint", t, from, where),         \
                                  file}
 
+/* The same, for a list that shows roles (public_roles) only a public view of its records,
+ * of which they may sort on public_fields (struct list_spec). */
+#define LIST_SPEC_CSV_PUBLIC(var, stmt, field, json, csv, header, file, from, where, key, keytype, \
+                             t, k, i, lim, public_roles, public_fields)                            \
+  static struct list_sort var##_SORTS[] = {                                                        \
+      LIST_SORTS_CSV(stmt, field, json, csv, from, where, key, keytype, t, k, i, lim)};            \
+  static struct list_spec var = {var##_SORTS,                                                      \
+                                 LIST_COUNT(stmt "_count", from, where),                           \
+                                 {stmt "_csv_header", header},                                     \
+                                 CSV_FINGERPRINT(stmt "_csv_fingerprint", t, from, where),         \
+                                 file,                                                             \
+                                 public_roles,                                                     \
+                                 public_fields}
+
 /* A CSV list's fingerprint: what its rows are made of (how many, their versions, and today,
  * on which derived values depend). Its ETag hashes this, not the streamed bytes. */
 #define CSV_FINGERPRINT(stmt, alias, from, where)                                                  \

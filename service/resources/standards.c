@@ -124,15 +124,18 @@ static int standard_rules(struct req *r, const json_t *obj, const char *prefix) 
   const char *version = json_string_value(json_object_get(obj, "manual_version"));
   if (version != NULL && !dotted_numbers(version, 1, 4, NULL)) {
     pointer_at(ptr, sizeof ptr, prefix, "/manual_version");
-    req_field_error(r, ptr, "invalid_format", "whole numbers separated by dots (6.15)");
+    req_field_error_text(r, ptr, "invalid_format", "whole numbers separated by dots (6.15)",
+                         "números enteros separados por puntos (6.15)");
     errs++;
   }
   const char *number = json_string_value(json_object_get(obj, "number"));
   long chapter_of_number = -1;
   if (number != NULL && !dotted_numbers(number, 3, 3, &chapter_of_number)) {
     pointer_at(ptr, sizeof ptr, prefix, "/number");
-    req_field_error(r, ptr, "invalid_format",
-                    "chapter.subchapter.standard, whole numbers without leading zeros (41.2.2)");
+    req_field_error_text(
+        r, ptr, "invalid_format",
+        "chapter.subchapter.standard, whole numbers without leading zeros (41.2.2)",
+        "capítulo.subcapítulo.estándar, números enteros sin ceros a la izquierda (41.2.2)");
     errs++;
     chapter_of_number = -1;
   }
@@ -140,7 +143,8 @@ static int standard_rules(struct req *r, const json_t *obj, const char *prefix) 
   if (chapter_of_number >= 0 && json_is_integer(cn) &&
       json_integer_value(cn) != chapter_of_number) {
     pointer_at(ptr, sizeof ptr, prefix, "/chapter/number");
-    req_field_error(r, ptr, "invalid", "it must be the first part of number");
+    req_field_error_text(r, ptr, "invalid", "it must be the first part of number",
+                         "debe ser la primera parte de number");
     errs++;
   }
   const json_t *bullets = json_object_get(obj, "bullets");
@@ -157,7 +161,8 @@ static int standard_rules(struct req *r, const json_t *obj, const char *prefix) 
     for (const char *k = key; *k; k++)
       letters &= *k >= 'a' && *k <= 'z';
     if (!letters) {
-      req_field_error(r, ptr, "invalid_format", "lowercase letters (a, b, … aa)");
+      req_field_error_text(r, ptr, "invalid_format", "lowercase letters (a, b, … aa)",
+                           "letras minúsculas (a, b, … aa)");
       errs++;
       continue;
     }
@@ -176,14 +181,17 @@ static int standard_rules(struct req *r, const json_t *obj, const char *prefix) 
   pointer_at(ptr, sizeof ptr, prefix, "/tiers");
   if (program != NULL && strcmp(program, "law_enforcement") == 0 && ntiers == 0 &&
       (tiers == NULL || json_is_array(tiers))) {
-    req_field_error(r, ptr, tiers == NULL ? "required" : "invalid",
-                    "law enforcement standards name the tiers they apply to (tier1, advanced)");
+    req_field_error_text(
+        r, ptr, tiers == NULL ? "required" : "invalid",
+        "law enforcement standards name the tiers they apply to (tier1, advanced)",
+        "los estándares policiales indican los niveles a los que se aplican (tier1, advanced)");
     errs++;
   } else if (program != NULL && strcmp(program, "law_enforcement") != 0 && ntiers > 0) {
-    req_field_error(r, ptr, "invalid", "only law enforcement standards have tiers");
+    req_field_error_text(r, ptr, "invalid", "only law enforcement standards have tiers",
+                         "solo los estándares policiales tienen niveles");
     errs++;
   } else if (ntiers == 2 && json_equal(json_array_get(tiers, 0), json_array_get(tiers, 1))) {
-    req_field_error(r, ptr, "invalid", "each tier once");
+    req_field_error_text(r, ptr, "invalid", "each tier once", "cada nivel una sola vez");
     errs++;
   }
   return errs;
@@ -312,7 +320,8 @@ static int import_parse(struct req *r, const char *body, size_t len, struct impo
     }
     json_t *obj = json_loadb(start, n, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(obj)) {
-      req_field_error(r, ptr, "invalid_type", "a JSON object on one line");
+      req_field_error_text(r, ptr, "invalid_type", "a JSON object on one line",
+                           "un objeto JSON en una línea");
       json_decref(obj);
       errs++;
       continue;

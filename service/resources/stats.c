@@ -8,7 +8,7 @@
  * they are current. They stop being current when
  *   - a table the overview reads changes: migration 0008's triggers notify the channel
  *     acredita_stats at every such commit, whatever wrote it (the API, seed-demo, SQL by
- *     hand), and a thread here listening on its own connection counts the notifications;
+ *     hand), and the service's listener (db/listen.c) counts the notifications here;
  *   - Mexico City's date changes (overdue and expiring depend on it);
  *   - they are STATS_MAX_AGE_S old (a safety net: a connection lost without a word).
  * A write is therefore seen by the requests that start after its notification arrives,
@@ -27,8 +27,6 @@
  */
 #include "resources/resources.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -36,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <yder.h>
 
 static enum problem stats_overview(struct req *r);
@@ -60,86 +57,17 @@ static struct db_stmt STATS_OVERVIEW = {
 
 /* ---------------------------------------------------------------- listener */
 
-static struct {
-  pthread_once_t once;
-  atomic_bool listening;
-  /* Moves at every notification and every (re)connection: a document computed at one value
-   * is current while the value stays. */
-  atomic_uint_fast64_t generation;
-} listener = {.once = PTHREAD_ONCE_INIT};
+/* Moves at every notification and every (re)connection of the listener (db/listen.c): a
+ * document computed at one value is current while the value stays. */
+static atomic_uint_fast64_t generation;
 
-/* Counts notifications until the connection fails. */
-static void watch(PGconn *pg) {
-  struct pollfd p = {.fd = PQsocket(pg), .events = POLLIN};
-  for (;;) {
-    if (poll(&p, 1, -1) < 0 && errno != EINTR)
-      return;
-    if (!PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK)
-      return;
-    PGnotify *n;
-    while ((n = PQnotifies(pg)) != NULL) {
-      atomic_fetch_add(&listener.generation, 1);
-      PQfreemem(n);
-    }
-  }
+static void stats_notified(const char *payload) {
+  (void)payload;
+  atomic_fetch_add(&generation, 1);
 }
 
-static void *listen_loop(void *arg) {
-  char *url = arg; /* owned by this thread, which runs as long as the process */
-  const char *const keys[] = {"dbname",
-                              "application_name",
-                              "keepalives",
-                              "keepalives_idle",
-                              "keepalives_interval",
-                              "keepalives_count",
-                              "connect_timeout",
-                              NULL};
-  const char *const vals[] = {url, "acredita-stats", "1", "20", "10", "3", "3", NULL};
-  unsigned backoff = 1;
-  for (;;) {
-    PGconn *pg = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(pg) == CONNECTION_OK && db_session_pooled(pg)) {
-      /* A pooler in transaction mode hands the LISTEN's backend to other clients: the
-       * notifications would never arrive. Key the document by feed position instead. */
-      log_msg(Y_LOG_LEVEL_INFO, NULL,
-              "stats: a pooler is in between; the overview is cached per change-feed position");
-      PQfinish(pg);
-      free(url);
-      return NULL;
-    }
-    if (PQstatus(pg) == CONNECTION_OK) {
-      PGresult *res = PQexec(pg, "LISTEN " STATS_CHANNEL);
-      bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-      PQclear(res);
-      if (ok) {
-        backoff = 1;
-        atomic_fetch_add(&listener.generation, 1);
-        atomic_store(&listener.listening, true);
-        watch(pg);
-        atomic_store(&listener.listening, false);
-        atomic_fetch_add(&listener.generation, 1);
-      }
-    }
-    PQfinish(pg);
-    sleep(backoff);
-    backoff = backoff < 16 ? backoff * 2 : backoff;
-  }
-  return NULL;
-}
-
-static void listener_start(void) {
-  char *url = strdup(g_config.database_url);
-  pthread_t t;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  if (url == NULL || pthread_create(&t, &attr, listen_loop, url) != 0) {
-    free(url);
-    log_msg(Y_LOG_LEVEL_WARNING, NULL,
-            "stats: no listener thread; the overview is cached per "
-            "change-feed position");
-  }
-  pthread_attr_destroy(&attr);
+void stats_cache_init(void) {
+  db_listen_register(STATS_CHANNEL, stats_notified);
 }
 
 /* ------------------------------------------------------------------- cache */
@@ -219,12 +147,11 @@ static struct snapshot *snapshot_for(struct req *r, const char *key) {
 }
 
 static enum problem stats_overview(struct req *r) {
-  pthread_once(&listener.once, listener_start);
   /* The key is taken before any computing: a document computed after it is at least as new
    * as the key says. */
   char key[32];
-  if (atomic_load(&listener.listening)) {
-    snprintf(key, sizeof key, "n%llu", (unsigned long long)atomic_load(&listener.generation));
+  if (db_listening()) {
+    snprintf(key, sizeof key, "n%llu", (unsigned long long)atomic_load(&generation));
   } else {
     PGresult *res = req_exec(r, &FEED_POSITION, 0, NULL);
     if (res == NULL)

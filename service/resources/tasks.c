@@ -88,7 +88,8 @@ static const struct field TASK_FIELDS[] = {{"agency_id", F_UUID, F_REQUIRED | F_
                                            {NULL}};
 
 static const struct refusal TASK_REFUSALS[] = {
-    {"tasks_assignee_id_fkey", P_VALIDATION, "/assignee_id", "not_found"},
+    {"tasks_assignee_allowed", P_VALIDATION, "/assignee_id", "not_assignable"},
+    {"tasks_assignee_id_fkey", P_VALIDATION, "/assignee_id", "not_assignable"},
     {"tasks_standard_id_fkey", P_VALIDATION, "/standard_id", "not_found"},
     {"tasks_agency_id_fkey", P_VALIDATION, "/agency_id", "not_found"},
     {"tasks_standard_program", P_VALIDATION, "/standard_id", "invalid",

@@ -85,6 +85,19 @@ static const struct field WEBHOOK_FIELDS[] = {
 
 /* The URL rule, and on a new subscription its secret: the one given, checked, or a new one. */
 static int webhook_check(struct req *r, json_t *doc, const char *id) {
+  /* A subscription hears only what its owner may read: the change feed's rule (a partner's
+   * events are refused by the table's constraint, WEBHOOK_REFUSALS). */
+  size_t i;
+  const json_t *ev;
+  json_t *events = r->caller.role == ROLE_PARTNER ? NULL : json_object_get(r->body, "events");
+  json_array_foreach(events, i, ev) {
+    const char *e = json_string_value(ev), *dot = e != NULL ? strchr(e, '.') : NULL;
+    if (dot != NULL && !change_readable(r, e, (size_t)(dot - e))) {
+      char ptr[32];
+      snprintf(ptr, sizeof ptr, "/events/%zu", i);
+      req_field_error(r, ptr, "not_allowed", NULL);
+    }
+  }
   const char *url = json_string_value(json_object_get(doc, "url"));
   if (url != NULL && !webhook_url_allowed(url, g_config.webhook_allow_loopback))
     req_field_error_text(r, "/url", "invalid_format",

@@ -86,8 +86,9 @@ static int webinar_check(struct req *r, json_t *doc, const char *id) {
   (void)id;
   const char *starts = json_string_value(json_object_get(doc, "starts_at"));
   if (starts != NULL && !instant_text_valid(starts))
-    req_field_error(r, "/starts_at", "invalid_format",
-                    "an RFC 3339 date-time, or a local date-time YYYY-MM-DDTHH:MM:SS");
+    req_field_error_text(r, "/starts_at", "invalid_format",
+                         "an RFC 3339 date-time, or a local date-time YYYY-MM-DDTHH:MM:SS",
+                         "una fecha y hora RFC 3339, o una fecha y hora local AAAA-MM-DDTHH:MM:SS");
   return check_timezone(r, r->body);
 }
 

@@ -226,10 +226,12 @@ static struct db_stmt SEAT_LOCK = {
     "SELECT w.status, workshop_registration_open(w), w.mode,"
     " coalesce(rfc3339(w.registration_opens_at), '-'), rfc3339(workshop_registration_closes(w))"
     " FROM workshops w WHERE w.id = $1::uuid FOR UPDATE"};
+/* The live registration of an email, when the caller ($3 role, $4 agency) may read it. */
 static struct db_stmt REGISTRATION_LIVE_FOR_EMAIL = {
     "registration_live_for_email",
     "SELECT id FROM workshop_registrations WHERE workshop_id = $1::uuid"
-    " AND lower(person_email) = lower($2::text) AND status <> 'cancelled'"};
+    " AND lower(person_email) = lower($2::text) AND status <> 'cancelled'"
+    " AND ($3::text <> 'agency' OR agency_id = $4::uuid)"};
 /* Confirmed while the mode has a free seat and nobody waits for one; otherwise last on the
  * mode's waitlist. Runs under the seat lock, so the count and the last place are current.
  * The last place comes from the waitlist's index and the confirmed are counted only while
@@ -386,9 +388,10 @@ static const char *resolve_mode(struct req *r, const char *workshop_mode) {
     return hybrid ? NULL : workshop_mode;
   }
   if (!hybrid && strcmp(mode, workshop_mode) != 0) {
-    char why[96];
-    snprintf(why, sizeof why, "this workshop is %s only", workshop_mode);
-    req_field_error(r, "/attendance_mode", "invalid", why);
+    char en[96], es[96];
+    snprintf(en, sizeof en, "this workshop is %s only", workshop_mode);
+    snprintf(es, sizeof es, "este taller es solo %s", workshop_mode);
+    req_field_error_text(r, "/attendance_mode", "invalid", en, es);
     return NULL;
   }
   return mode;
@@ -456,19 +459,25 @@ static enum problem registration_create(struct req *r) {
     goto out;
   }
   if (PQntuples(res) == 0) {
-    /* The email has a live registration (the insert did nothing): name it. */
+    /* The email has a live registration (the insert did nothing): name it to a caller who
+     * may read it; another agency's is not this caller's to learn about. */
     PQclear(res);
     const char *email =
         json_string_value(json_object_get(json_object_get(r->body, "person"), "email"));
-    const char *q[] = {wid, email};
-    res = req_exec(r, &REGISTRATION_LIVE_FOR_EMAIL, 2, q);
+    const char *q[] = {wid, email, caller_role(r), req_caller_agency(r)};
+    res = req_exec(r, &REGISTRATION_LIVE_FOR_EMAIL, 4, q);
     if (res == NULL) {
       rc = r->problem;
       goto out;
     }
-    rc = req_fail(r, P_CONFLICT, "This email is already registered for this workshop: %s.",
-                  "Este correo ya está registrado en este taller: %s.",
-                  PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
+    if (PQntuples(res) > 0)
+      rc = req_fail(r, P_CONFLICT, "This email is already registered for this workshop: %s.",
+                    "Este correo ya está registrado en este taller: %s.", PQgetvalue(res, 0, 0));
+    else
+      rc = req_fail(r, P_CONFLICT,
+                    "This person cannot be registered for this workshop; ask the organizers.",
+                    "Esta persona no puede registrarse en este taller; consulte a los "
+                    "organizadores.");
     goto out;
   }
   rc = reply_created(r, "registration", r->in->url_path, PQgetvalue(res, 0, 1),

@@ -46,7 +46,7 @@ static void verify(const char *token) {
   struct caller c;
   memset(&c, 0, sizeof c);
   enum auth_verdict v = auth_verify_token(token, &c);
-  if (auth_verdict_text(v) == NULL)
+  if (auth_verdict_text(v, LANG_EN) == NULL || auth_verdict_text(v, LANG_ES) == NULL)
     abort();
   if (v == AUTH_OK)
     check_caller(&c);

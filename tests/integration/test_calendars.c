@@ -238,9 +238,12 @@ Test(calendars, deadlines_with_a_calendar_token) {
 
 Test(calendars, tokens_only_for_ones_own_agencies_and_people) {
   char *agency = th_token("agency", AGENCY_USER, AGENCY_ID);
+  /* Another agency's deadlines are not the agency user's to read: refused like an agency that
+   * does not exist (issue 17.7: "not yours" and "not there" answer alike). */
   struct th_resp r = th_req("POST", "/v1/me/calendar-tokens", agency,
                             "{\"agency_id\":\"" OTHER_AGENCY "\"}", NULL);
-  cr_assert_eq(r.status, 403, "%s", r.body);
+  cr_assert_eq(r.status, 422, "%s", r.body);
+  cr_assert(th_has_error(&r, "/agency_id", "not_found"), "%s", r.body);
   th_free(&r);
   /* A token whose sub names no user (acredita token): tokens are for people. */
   char *nobody = th_token("admin", "00000000-0000-4000-8000-0000000000ff", NULL);

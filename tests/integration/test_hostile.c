@@ -9,9 +9,10 @@
  * as bodies; and huge, numerous or malformed headers. Requests go over a raw socket, so that the
  * exact bytes reach the server (libcurl would refuse or re-encode many of them).
  *
- * What must hold: never a 5xx other than 503; an answer to every request; the server alive
- * after each route (/healthz); and, after a route whose writes were all refused, the row count
- * of every table in the public schema unchanged.
+ * What must hold: never a 5xx other than 503; an answer to every request; no name of the
+ * database's own (constraint, type, relation) and no PostgreSQL message in any answer; the
+ * server alive after each route (/healthz); and, after a route whose writes were all refused,
+ * the row count of every table in the public schema unchanged.
  */
 #include "harness.h"
 #include "resources/resources.h"
@@ -90,12 +91,23 @@ static int server_port(void) {
   return atoi(colon + 1);
 }
 
+/* What only the database's own messages say: constraint, type and relation names. */
+static bool internal_names(const char *answer) {
+  static const char *const INTERNAL[] = {"_fkey",     "_pkey",  "_key\"",    "_check",
+                                         "violates",  "syntax", "relation",  "SQLSTATE",
+                                         "for type ", "ERROR:", "column \"", "constraint \""};
+  for (size_t i = 0; i < sizeof INTERNAL / sizeof *INTERNAL; i++)
+    if (strstr(answer, INTERNAL[i]) != NULL)
+      return true;
+  return false;
+}
+
 /* Sends one request as given (target may hold any byte) with Connection: close and returns
  * the status of the answer, or 0 when none came within 30 s; *problem_body tells whether it
- * was application/problem+json. */
+ * was application/problem+json, *leaks whether its first 8 KiB name the database's internals. */
 static long raw_request(const char *method, const char *target, size_t target_len,
                         const char *const *headers, const char *body, size_t body_len,
-                        bool with_length, bool *problem_body) {
+                        bool with_length, bool *problem_body, bool *leaks) {
   struct buf req = {0};
   buf_str(&req, method);
   buf_str(&req, " ");
@@ -147,8 +159,10 @@ static long raw_request(const char *method, const char *target, size_t target_le
     if (strncmp(head, "HTTP/1.", 7) == 0 && got >= 12)
       status = strtol(head + 9, NULL, 10);
     char *end = strstr(head, "\r\n\r\n");
-    if (end != NULL)
+    if (end != NULL) {
+      *leaks = strstr(head, "application/problem+json") != NULL && internal_names(end + 4);
       *end = '\0';
+    }
     *problem_body = strcasestr(head, "\r\nContent-Type: application/problem+json") != NULL;
   }
   close(fd);
@@ -177,12 +191,13 @@ static bool is_read(const char *method) {
 static void send_and_check(struct batch *b, const char *method, const char *target,
                            size_t target_len, const char *const *headers, const char *body,
                            size_t body_len, const char *what) {
-  bool problem = false;
-  long status = raw_request(method, target, target_len, headers, body, body_len, true, &problem);
+  bool problem = false, leaks = false;
+  long status =
+      raw_request(method, target, target_len, headers, body, body_len, true, &problem, &leaks);
   b->sent++;
   total_sent++;
   /* A problem body under a success status means it failed to render. */
-  bool bad = status == 0 || (status >= 500 && status != 503) || (problem && status < 400);
+  bool bad = status == 0 || (status >= 500 && status != 503) || (problem && status < 400) || leaks;
   if (!is_read(method) && status >= 200 && status < 300) {
     if (!b->write_accepted) {
       char shown[200];
@@ -198,8 +213,8 @@ static void send_and_check(struct batch *b, const char *method, const char *targ
   if (reported++ < MAX_REPORTED) {
     char shown[800];
     printable(target, target_len, shown, sizeof shown);
-    cr_log_error("%s %s (%s, route %s %s) answered %ld", method, shown, what, b->route->method,
-                 b->route->path, status);
+    cr_log_error("%s %s (%s, route %s %s) answered %ld%s", method, shown, what, b->route->method,
+                 b->route->path, status, leaks ? " naming the database's internals" : "");
   }
 }
 
@@ -236,8 +251,8 @@ static char *row_counts(void) {
 
 /* After a route: the server must be alive, and the data unchanged unless a write succeeded. */
 static void end_batch(struct batch *b, char **counts) {
-  bool problem;
-  long health = raw_request("GET", "/healthz", 8, NULL, NULL, 0, false, &problem);
+  bool problem, leaks;
+  long health = raw_request("GET", "/healthz", 8, NULL, NULL, 0, false, &problem, &leaks);
   cr_expect_eq(health, 200, "server not healthy after %s %s (/healthz: %ld)", b->route->method,
                b->route->path, health);
   char *now = row_counts();

@@ -656,7 +656,8 @@ Test(clients, secret_shown_once_then_usable) {
 /* ------------------------------------------------------------- operation */
 
 Test(operation, json_access_log_with_request_id) {
-  const char *const env[] = {"LOG_FORMAT=json", "LOG_LEVEL=info",
+  /* The test plays the proxy: its X-Forwarded-For is believed. */
+  const char *const env[] = {"LOG_FORMAT=json", "LOG_LEVEL=info", "TRUSTED_PROXIES=127.0.0.1",
                              "TH_STDERR=/tmp/acredita-skeleton-json.log", NULL};
   int port;
   pid_t pid = th_server_spawn(th_db_url(), env, &port);

@@ -137,6 +137,13 @@ pid_t th_server_spawn(const char *db_url, const char *const *env, int *port) {
   exit(1);
 }
 
+pid_t th_server_spawn_base(const char *const *env, char *base, size_t cap) {
+  int port;
+  pid_t pid = th_server_spawn(th_db_url(), env, &port);
+  snprintf(base, cap, "http://127.0.0.1:%d", port);
+  return pid;
+}
+
 int th_server_kill(pid_t pid, int sig) {
   kill(pid, sig);
   int status = 0;

@@ -46,6 +46,9 @@ const char *th_db_url(void);
  * (NULL-terminated, may be NULL; TH_STDERR=path sends its stderr to a file); returns its pid and
  * writes its port. Waits until /healthz answers. */
 pid_t th_server_spawn(const char *db_url, const char *const *env, int *port);
+/* The same on the test database, writing the server's base URL ("http://127.0.0.1:PORT",
+ * cap >= 32) into base. */
+pid_t th_server_spawn_base(const char *const *env, char *base, size_t cap);
 /* Sends sig to pid and waits; returns the exit status (or 128+signal). */
 int th_server_kill(pid_t pid, int sig);
 

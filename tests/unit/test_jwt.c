@@ -579,9 +579,12 @@ Test(jwt, hs256_jwks_is_empty, .init = setup_hs256) {
 }
 
 Test(jwt, verdicts_have_text) {
-  for (int v = AUTH_OK; v <= AUTH_BAD_CLAIMS; v++)
-    cr_assert_str_neq(auth_verdict_text((enum auth_verdict)v), "");
-  cr_assert_str_eq(auth_verdict_text(AUTH_EXPIRED), "token expired");
+  for (int v = AUTH_OK; v <= AUTH_REVOKED; v++) {
+    cr_assert_str_neq(auth_verdict_text((enum auth_verdict)v, LANG_EN), "");
+    cr_assert_str_neq(auth_verdict_text((enum auth_verdict)v, LANG_ES), "");
+  }
+  cr_assert_str_eq(auth_verdict_text(AUTH_EXPIRED, LANG_EN), "token expired");
+  cr_assert_str_eq(auth_verdict_text(AUTH_EXPIRED, LANG_ES), "token vencido");
 }
 
 /* ------------------------------------------------------------ start-up errors */

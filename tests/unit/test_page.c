@@ -41,3 +41,29 @@ Test(cursor, refused_when_tampered_or_rebound) {
   free(t);
   free(c);
 }
+
+/* ------------------------------------------------------- issue 17, 15.9 */
+
+Test(cursor, sealed_nothing_readable) {
+  char *c = cursor_encode("Policía de Querétaro", "7c0e2f4e-0000-4000-8000-000000000001", "b1");
+  size_t n = strlen(c);
+  cr_assert(strchr(c, '.') == NULL);
+  unsigned char *raw = malloc(n + 8);
+  size_t len = 0;
+  cr_assert(o_base64url_decode((const unsigned char *)c, n / 4 * 4, raw, &len));
+  cr_assert(memmem(raw, len, "Quer", 4) == NULL, "the sort key reads in the clear");
+  cr_assert(memmem(raw, len, "7c0e2f4e", 8) == NULL, "the id reads in the clear");
+  free(raw);
+  /* The same position gives the same cursor (a poller at the end of the feed gets its own
+   * back); another position, or another list, another one. */
+  char *d = cursor_encode("Policía de Querétaro", "7c0e2f4e-0000-4000-8000-000000000001", "b1");
+  char *e = cursor_encode("Policía de Querétaro", "7c0e2f4e-0000-4000-8000-000000000002", "b1");
+  char *f = cursor_encode("Policía de Querétaro", "7c0e2f4e-0000-4000-8000-000000000001", "b2");
+  cr_assert_str_eq(c, d);
+  cr_assert_str_neq(c, e);
+  cr_assert_str_neq(c, f);
+  free(c);
+  free(d);
+  free(e);
+  free(f);
+}

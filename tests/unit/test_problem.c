@@ -101,3 +101,89 @@ Test(problem, refusals_map_constraints_to_fields_and_never_name_them) {
   cr_assert_null(strstr(json_string_value(json_object_get(doc, "detail")), "things_secret"));
   json_decref(doc);
 }
+
+/* ------------------------------------------------------- issue 17, 15.9 */
+
+/* Words that are English, not Spanish (" a " is both, and left out). */
+static const char *const ENGLISH_WORDS[] = {
+    " must ",    " is ",    " an ",     "a string",   "string",  "integer", "number",
+    "object",    "array",   "address",  "one of",     " only ",  " the ",   " or ",
+    "date-time", " field ", "does not", "characters", "allowed", "within",  "least",
+    "most",      "whole",   "valid:",   "may be",     "must"};
+
+static void assert_spanish(const char *text, const char *what) {
+  for (size_t k = 0; k < sizeof ENGLISH_WORDS / sizeof *ENGLISH_WORDS; k++)
+    cr_assert(strstr(text, ENGLISH_WORDS[k]) == NULL, "%s: \"%s\" has \"%s\"", what, text,
+              ENGLISH_WORDS[k]);
+}
+
+/* Every code of the catalogue, with every phrase validation gives it (and with none), renders
+ * in Spanish without an English word. */
+Test(spanish, every_code_with_every_phrase) {
+  size_t codes = 0;
+  for (const char *code; (code = problem_field_code(codes)) != NULL; codes++) {
+    for (int ph = -1; ph < PH__COUNT; ph++) {
+      struct ctx c;
+      ctx_init(&c, LANG_ES);
+      if (ph < 0)
+        req_field_error(&c.r, "/x", code, "1..5");
+      else
+        req_field_must_be(&c.r, "/x", code, (enum phrase_id)ph);
+      const char *m = json_string_value(json_object_get(json_array_get(c.r.errors, 0), "message"));
+      char what[96];
+      snprintf(what, sizeof what, "%s with phrase %d", code, ph);
+      assert_spanish(m, what);
+      ctx_free(&c);
+    }
+  }
+  cr_assert_gt(codes, 15);
+}
+
+/* A refusal of the database never shows PostgreSQL's own words: constraint, type, function
+ * names go to the log. */
+Test(problem, database_messages_stay_in_the_log) {
+  static const struct {
+    enum db_status status;
+    const char *message, *constraint;
+  } CASES[] = {
+      {DB_INVALID_INPUT, "invalid input syntax for type uuid: \"x\"", ""},
+      {DB_RAISED, "function agency_transition() raised: relation \"agencies\"", ""},
+      {DB_UNIQUE, "duplicate key value violates unique constraint", "users_email_key"},
+      {DB_FOREIGN_KEY, "insert or update on table \"tasks\" violates foreign key constraint",
+       "tasks_assignee_id_fkey"},
+      {DB_CHECK, "new row violates check constraint", "agencies_tier_law_enforcement"},
+  };
+  for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {
+    for (int lang = LANG_EN; lang <= LANG_ES; lang++) {
+      struct ctx c;
+      ctx_init(&c, (enum lang)lang);
+      struct db_conn db;
+      memset(&db, 0, sizeof db);
+      db.status = CASES[i].status;
+      snprintf(db.message, sizeof db.message, "%s", CASES[i].message);
+      snprintf(db.constraint, sizeof db.constraint, "%s", CASES[i].constraint);
+      problem_from_db(&c.r, &db);
+      problem_render(&c.r);
+      const char *body = c.out.binary_body;
+      static const char *const INTERNAL[] = {"syntax", "uuid",  "function",  "relation", "violates",
+                                             "_key",   "_fkey", "agencies_", "tasks"};
+      for (size_t k = 0; k < sizeof INTERNAL / sizeof *INTERNAL; k++)
+        cr_assert(strstr(body, INTERNAL[k]) == NULL, "%s", body);
+      ctx_free(&c);
+    }
+  }
+}
+
+Test(problem, errors_are_capped) {
+  struct ctx c;
+  ctx_init(&c, LANG_EN);
+  for (int i = 0; i < 250; i++)
+    req_field_error(&c.r, "/x", "required", NULL);
+  c.r.problem = P_VALIDATION;
+  problem_render(&c.r);
+  json_t *doc = json_loadb(c.out.binary_body, c.out.binary_body_length, 0, NULL);
+  cr_assert_eq(json_array_size(json_object_get(doc, "errors")), HTTP_MAX_FIELD_ERRORS);
+  cr_assert_eq(json_integer_value(json_object_get(doc, "errors_omitted")), 150);
+  json_decref(doc);
+  ctx_free(&c);
+}

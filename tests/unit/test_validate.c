@@ -96,3 +96,45 @@ Test(validate, read_only_and_fixed_members) {
   cr_assert(ctx_has_error(&c, "/password", "too_short"));
   ctx_free(&c);
 }
+
+/* ------------------------------------------------------- issue 17, 15.9 */
+
+static bool url_accepted(const char *url) {
+  static const struct field F = {"u", F_URL, 0, 0, 0, NULL, NULL};
+  struct ctx c;
+  ctx_init(&c, LANG_EN);
+  json_t *v = json_string(url);
+  int errs = validate_value(&c.r, v, &F, "/u", BODY_NEW);
+  json_decref(v);
+  ctx_free(&c);
+  return errs == 0;
+}
+
+Test(validate, urls_are_absolute_http_without_quotes) {
+  static const char *const GOOD[] = {
+      "https://ssp.gob.mx",         "http://ssp.gob.mx/",
+      "HTTPS://SSP.GOB.MX/Agencia", "https://ssp.gob.mx:8443/a%20b/c?d=1&e=(2)#f",
+      "https://[2001:db8::1]/x",    "https://192.0.2.1/grabacion.mp4"};
+  static const char *const BAD[] = {"https://x\" onmouseover=\"alert(1)",
+                                    "https://x onmouseover=alert(1)",
+                                    "https://x.mx/'",
+                                    "https://",
+                                    "https:///x",
+                                    "https://:80/",
+                                    "ftp://x.mx",
+                                    "javascript:alert(1)",
+                                    "//x.mx",
+                                    "https://x.mx:99999/",
+                                    "https://user:pass@x.mx/",
+                                    "https://x.mx/<script>",
+                                    "https://x.mx/\\",
+                                    "https://x.mx/%2",
+                                    "https://x.mx/\x01",
+                                    "https://x.mx/ñ",
+                                    "https://x.mx/a#b#c",
+                                    "https://[zz]/"};
+  for (size_t i = 0; i < sizeof GOOD / sizeof *GOOD; i++)
+    cr_assert(url_accepted(GOOD[i]), "%s refused", GOOD[i]);
+  for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++)
+    cr_assert_not(url_accepted(BAD[i]), "%s accepted", BAD[i]);
+}
