@@ -493,6 +493,12 @@ static enum problem check_announced_body(struct req *r) {
   return P_NONE;
 }
 
+/* Whether a body follows the headers: a Content-Length other than 0, or chunks. */
+static bool body_announced(struct req *r) {
+  const char *cl = req_header(r, "Content-Length");
+  return req_header(r, "Transfer-Encoding") != NULL || (cl != NULL && strtoull(cl, NULL, 10) > 0);
+}
+
 /* ------------------------------------------------------------------ a route */
 
 static int stamp_journal(struct req *r) {
@@ -642,9 +648,12 @@ static long dispatch_begin(struct _u_request *in, struct _u_response *out, void 
     finish(r);
     return -1;
   }
-  /* A slow upload must not hold a database connection. */
-  db_release(r->db);
-  r->db = NULL;
+  /* A slow upload must not hold a database connection; a request without a body keeps the
+   * one its token's standing took (a read stays on the server that answered it). */
+  if (body_announced(r)) {
+    db_release(r->db);
+    r->db = NULL;
+  }
   return (long)body_limit(r->route);
 }
 
